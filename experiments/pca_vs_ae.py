@@ -1,0 +1,32 @@
+"""PCA against the linear autoencoder (which spans the PCA subspace) and a nonlinear deep
+autoencoder at code sizes 2, 8, 16, 32 on mnist5k: the compression curve."""
+
+import ml_collections
+
+from jaxgen.config import base_config
+from jaxgen.tasks.autoencoder import model_config
+
+
+def get_config(preset: str = "default"):
+    config = base_config(
+        task="compression",
+        dataset="mnist5k",
+        code_sizes=(2, 8, 16, 32),
+        steps=4000,
+        batch_size=128,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        grad_clip_norm=0.0,
+        eval_every=1000,
+        checkpoint_every=1000,
+        nonlinear_models=ml_collections.ConfigDict(
+            {"deep_dense": model_config("dense", hidden=(512, 256))}
+        ),
+    )
+    if preset == "smoke":
+        config.update(steps=10, batch_size=32, eval_every=5, checkpoint_every=5, log_every=5,
+                      dataset="digits", code_sizes=(2, 4))
+        config.nonlinear_models.deep_dense.hidden = (32,)
+    elif preset == "full":
+        config.update(dataset="mnist", steps=20000, batch_size=256)
+    return config

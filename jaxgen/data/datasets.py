@@ -1,0 +1,137 @@
+"""Data sets by name: the embedded ones (prepared once by jaxgen's own TFDS builders, offline)
+and any TFDS data set that has been prepared locally in array_record format."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import functools
+import os
+import pathlib
+
+import numpy as np
+
+from jaxgen.errors import UserError
+
+
+def data_dir() -> pathlib.Path:
+    """`$JAXGEN_DATA_DIR`, else `$XDG_CACHE_HOME/jaxgen/tensorflow_datasets` (~/.cache/...)."""
+    if "JAXGEN_DATA_DIR" in os.environ:
+        return pathlib.Path(os.environ["JAXGEN_DATA_DIR"]).expanduser()
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+    return cache / "jaxgen" / "tensorflow_datasets"
+
+
+def tfds_data_dir() -> pathlib.Path:
+    """Where real TFDS sets are looked for: `$TFDS_DATA_DIR`, else ~/tensorflow_datasets."""
+    return pathlib.Path(os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")).expanduser()
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split of an image data set, held in memory.
+
+    images_NxHxWxC: uint8 pixels (0..255). labels_N: int class labels, or None if the set has none.
+    """
+
+    dataset: str
+    split: str
+    images_NxHxWxC: np.ndarray
+    labels_N: np.ndarray | None
+    num_classes: int | None
+
+    def __len__(self) -> int:
+        return len(self.images_NxHxWxC)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images_NxHxWxC.shape[1:])
+
+    def pixels(self) -> np.ndarray:
+        """All images as float32 in [0, 1]."""
+        return self.images_NxHxWxC.astype(np.float32) / 255.0
+
+    def select(self, mask: np.ndarray) -> Split:
+        """The examples where `mask` is true (a boolean or index array)."""
+        labels = None if self.labels_N is None else self.labels_N[mask]
+        return dataclasses.replace(self, images_NxHxWxC=self.images_NxHxWxC[mask], labels_N=labels)
+
+
+@contextlib.contextmanager
+def _file_lock(path: pathlib.Path):
+    # Two processes (pytest-xdist workers, two runs) may prepare the same set at once.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _embedded_builder(name: str):
+    from jaxgen.data.builders import EMBEDDED_BUILDERS
+
+    root = data_dir()
+    builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
+    if not builder.is_prepared():
+        with _file_lock(root / f".{name}.lock"):
+            builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
+            if not builder.is_prepared():
+                builder.download_and_prepare()
+    return builder
+
+
+def _tfds_builder(name: str):
+    import tensorflow_datasets as tfds
+
+    root = tfds_data_dir()
+    try:
+        builder = tfds.builder(name, data_dir=str(root))
+    except Exception as err:  # tfds raises several types for an unknown name
+        raise UserError(
+            f"unknown dataset {name!r}: not an embedded set (digits, mnist5k) nor a TFDS name "
+            f"({type(err).__name__})"
+        ) from None
+    how = (
+        f"prepare it once with `tfds build {name} --file_format=array_record "
+        f"--data_dir={root}` (needs TensorFlow and internet), or set TFDS_DATA_DIR"
+    )
+    if not builder.is_prepared():
+        raise UserError(f"dataset {name!r} is not prepared in {root}; {how}")
+    if builder.info.file_format.value != "array_record":
+        raise UserError(f"dataset {name!r} in {root} is not in array_record format; {how}")
+    return builder
+
+
+def embedded_names() -> tuple[str, ...]:
+    from jaxgen.data.builders import EMBEDDED_BUILDERS
+
+    return tuple(EMBEDDED_BUILDERS)
+
+
+@functools.lru_cache(maxsize=16)
+def load_split(name: str, split: str) -> Split:
+    """Loads a whole split into memory by data-set name (embedded or prepared TFDS)."""
+    builder = _embedded_builder(name) if name in embedded_names() else _tfds_builder(name)
+    if split not in builder.info.splits:
+        raise UserError(
+            f"dataset {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}"
+        )
+    source = builder.as_data_source(split=split)
+    records = source.__getitems__(range(len(source)))
+    images = np.stack([np.asarray(r["image"]) for r in records])
+    if images.ndim == 3:  # greyscale sets stored without a channel axis
+        images = images[..., None]
+    if images.dtype != np.uint8:
+        images = np.clip(np.round(images.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+        if images.max() <= 1:  # binary sets stored as 0/1
+            images = images * 255
+    labels = None
+    num_classes = None
+    if "label" in builder.info.features.keys():
+        labels = np.asarray([r["label"] for r in records], dtype=np.int32)
+        num_classes = getattr(builder.info.features["label"], "num_classes", None)
+    images.setflags(write=False)
+    return Split(name, split, images, labels, num_classes)

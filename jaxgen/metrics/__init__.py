@@ -1,0 +1,1 @@
+"""Evaluation metrics, each checked against an independent reference in tests/metrics."""

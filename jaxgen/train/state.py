@@ -1,0 +1,60 @@
+"""The train state pytree and the pure step builder shared by every single-objective family."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+PyTree = Any
+LossFn = Callable[[PyTree, dict, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a step changes: the step counter, the parameters and the optimizer state."""
+
+    step: jax.Array
+    params: PyTree
+    opt_state: PyTree
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam with the config's `learning_rate`, optional cosine decay and global-norm clipping."""
+    lr = config.learning_rate
+    if config.get("lr_schedule", "constant") == "cosine":
+        lr = optax.cosine_decay_schedule(lr, decay_steps=max(config.steps, 1))
+    elif config.get("lr_schedule", "constant") != "constant":
+        raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
+    parts = []
+    if config.get("grad_clip_norm", 0.0):
+        parts.append(optax.clip_by_global_norm(config.grad_clip_norm))
+    parts.append(optax.adam(lr))
+    return optax.chain(*parts)
+
+
+def init_state(params: PyTree, tx: optax.GradientTransformation) -> TrainState:
+    """A fresh train state at step 0."""
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
+    """Returns the pure `step(state, batch, key) -> (state, metrics)` for a loss function.
+
+    `metrics` holds the loss and the loss function's aux scalars, all float32.
+    """
+
+    def step(state: TrainState, batch: dict, key: jax.Array):
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, aux), grads = grad_fn(state.params, batch, key)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    return step

@@ -1,0 +1,126 @@
+"""Figures as PNG files. Every function takes NumPy arrays and a path and returns the path."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: pathlib.Path) -> pathlib.Path:
+    path = pathlib.Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def tile(images_NxHxWxC: np.ndarray, columns: int) -> np.ndarray:
+    """Tiles images into one (rows*H, columns*W) or (..., C) array with 1-pixel gaps."""
+    images = np.clip(np.asarray(images_NxHxWxC, np.float32), 0.0, 1.0)
+    n, h, w, c = images.shape
+    rows = -(-n // columns)
+    canvas = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1, c), np.float32)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        canvas[r * (h + 1) : r * (h + 1) + h, col * (w + 1) : col * (w + 1) + w] = image
+    return canvas[..., 0] if c == 1 else canvas
+
+
+def image_rows(
+    rows: Sequence[np.ndarray], labels: Sequence[str], path: pathlib.Path, title: str = ""
+) -> pathlib.Path:
+    """Rows of images (each row an N x H x W x C array), one label per row."""
+    columns = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(columns * 0.6, len(rows) * 0.75))
+    axes = np.atleast_1d(axes)
+    for ax, images, label in zip(axes, rows, labels, strict=True):
+        ax.imshow(tile(images, columns), cmap="gray", vmin=0, vmax=1)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        axes[0].set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def scatter_codes(
+    points_Nx2: np.ndarray, labels_N: np.ndarray | None, path: pathlib.Path, title: str
+) -> pathlib.Path:
+    """2-D points coloured by class label."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    colors = None if labels_N is None else labels_N
+    sc = ax.scatter(points_Nx2[:, 0], points_Nx2[:, 1], c=colors, cmap="tab10", s=4, alpha=0.8)
+    if labels_N is not None:
+        fig.colorbar(sc, ax=ax, ticks=range(int(labels_N.max()) + 1), label="label")
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def curves(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    path: pathlib.Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logy: bool = False,
+) -> pathlib.Path:
+    """Several y-series against one x, with markers."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, ys in series.items():
+        ax.plot(x, ys, marker="o", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xticks(list(x))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def score_histograms(
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray]], path: pathlib.Path, xlabel: str
+) -> pathlib.Path:
+    """One panel per entry: histograms of scores of normal vs anomalous examples."""
+    n = len(panels)
+    columns = min(n, 5)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (title, (normal, anomalous)) in zip(axes.flat, panels.items(), strict=False):
+        bins = np.histogram_bin_edges(np.concatenate([normal, anomalous]), bins=40)
+        ax.hist(anomalous, bins=bins, alpha=0.6, density=True, label="anomalous")
+        ax.hist(normal, bins=bins, alpha=0.6, density=True, label="normal")
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def learning_curves(
+    records: Sequence[dict], names: Sequence[str], path: pathlib.Path, title: str
+) -> pathlib.Path:
+    """Train metrics from metrics.jsonl records against step, on a log scale."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name in names:
+        points = [(r["step"], r[name]) for r in records if name in r]
+        if points:
+            steps, values = zip(*points, strict=True)
+            ax.plot(steps, values, label=name)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)

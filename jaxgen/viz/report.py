@@ -1,0 +1,65 @@
+"""report.md: what ran, on what data, the numbers with their protocol, and the figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import platform
+
+import jax
+import ml_collections
+
+
+@dataclasses.dataclass
+class Report:
+    """What a task's final evaluation produced.
+
+    summary: flat name -> number, written to summary.json.
+    sections: (title, markdown) pairs; markdown may reference figures by file name.
+    """
+
+    summary: dict
+    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A GitHub-flavoured markdown table; floats printed with 4 significant digits."""
+
+    def cell(value) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(
+    workdir: pathlib.Path, config: ml_collections.ConfigDict, summary: dict, report: Report
+) -> pathlib.Path:
+    """Writes workdir/report.md."""
+    devices = jax.devices()
+    lines = [
+        f"# {config.experiment} ({config.preset})",
+        "",
+        f"- data set: `{config.dataset}`; seed {config.seed}; {summary['step']} steps of batch "
+        f"{config.batch_size}",
+        f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
+        f" jax {jax.__version__}; python {platform.python_version()}",
+        f"- best checkpoint by the eval metric: step {summary.get('best_checkpoint_step')}",
+        f"- params_fingerprint: `{summary['params_fingerprint']}`",
+        "",
+    ]
+    for title, body in report.sections:
+        lines += [f"## {title}", "", body.strip(), ""]
+    lines += [
+        "## Config",
+        "",
+        "```json",
+        json.dumps(json.loads(config.to_json()), indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    path = workdir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
