@@ -50,20 +50,21 @@ def train_dataset(
     process_index: int | None = None,
     process_count: int | None = None,
 ) -> grain.MapDataset:
-    """Endless shuffled batches of this process's share of `split`.
+    """Endless shuffled batches: this process's share of each global batch.
 
-    Each process reads every `process_count`-th example and yields batches of
-    `global_batch_size // process_count`; the order is reshuffled each epoch from `seed`.
+    The order is one seeded shuffle of the whole split, reshuffled each epoch; global batch b is
+    examples [b*B, (b+1)*B) of it, and process p gets the p-th of its `process_count` equal
+    slices. So the global batches, and the training run, are the same on any number of hosts.
     """
     index, count = _process_shard(process_index, process_count)
     if global_batch_size % count:
         raise ValueError(f"batch_size {global_batch_size} is not divisible by {count} processes")
-    dataset = grain.MapDataset.source(_SplitSource(split))[index::count]
     return (
-        dataset.seed(seed)
+        grain.MapDataset.source(_SplitSource(split))
+        .seed(seed)
         .shuffle()
         .repeat(None)
-        .batch(global_batch_size // count, drop_remainder=True)
+        .batch(global_batch_size // count, drop_remainder=True)[index::count]
         .map(to_model_inputs)
     )
 
