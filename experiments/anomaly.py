@@ -22,8 +22,16 @@ def get_config(preset: str = "default"):
         objective=objective_config(reconstruction="mse"),
     )
     if preset == "smoke":
-        config.update(steps=10, batch_size=16, eval_every=5, checkpoint_every=5, log_every=5,
-                      normal_classes=(0, 1), dataset="digits", pca_components=4)
+        config.update(
+            steps=10,
+            batch_size=16,
+            eval_every=5,
+            checkpoint_every=5,
+            log_every=5,
+            normal_classes=(0, 1),
+            dataset="digits",
+            pca_components=4,
+        )
         config.model.update(hidden=(32,), code_size=4)
     elif preset == "full":
         config.update(dataset="mnist", steps=10000, batch_size=128)

@@ -21,8 +21,15 @@ def get_config(preset: str = "default"):
         objective=objective_config(),
     )
     if preset == "smoke":
-        config.update(steps=20, batch_size=32, eval_every=10, checkpoint_every=10, log_every=5,
-                      tsne_points=0, dataset="digits")
+        config.update(
+            steps=20,
+            batch_size=32,
+            eval_every=10,
+            checkpoint_every=10,
+            log_every=5,
+            tsne_points=0,
+            dataset="digits",
+        )
     elif preset == "full":
         config.update(dataset="mnist", steps=20000, batch_size=256)
     return config

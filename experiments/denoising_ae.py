@@ -18,13 +18,18 @@ def get_config(preset: str = "default"):
         checkpoint_every=500,
         tsne_points=1000,
         model=model_config("conv", code_size=32, channels=(32, 64), upsample="transpose"),
-        objective=objective_config(
-            reconstruction="bce", corruption="salt_pepper", noise_level=0.2
-        ),
+        objective=objective_config(reconstruction="bce", corruption="salt_pepper", noise_level=0.2),
     )
     if preset == "smoke":
-        config.update(steps=12, batch_size=16, eval_every=6, checkpoint_every=6, log_every=3,
-                      tsne_points=0, dataset="digits")
+        config.update(
+            steps=12,
+            batch_size=16,
+            eval_every=6,
+            checkpoint_every=6,
+            log_every=3,
+            tsne_points=0,
+            dataset="digits",
+        )
         config.model.channels = (8, 16)
     elif preset == "full":
         config.update(dataset="mnist", steps=20000, batch_size=128)

@@ -24,8 +24,15 @@ def get_config(preset: str = "default"):
         ),
     )
     if preset == "smoke":
-        config.update(steps=10, batch_size=32, eval_every=5, checkpoint_every=5, log_every=5,
-                      dataset="digits", code_sizes=(2, 4))
+        config.update(
+            steps=10,
+            batch_size=32,
+            eval_every=5,
+            checkpoint_every=5,
+            log_every=5,
+            dataset="digits",
+            code_sizes=(2, 4),
+        )
         config.nonlinear_models.deep_dense.hidden = (32,)
     elif preset == "full":
         config.update(dataset="mnist", steps=20000, batch_size=256)

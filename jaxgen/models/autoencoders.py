@@ -110,8 +110,7 @@ class ConvAutoencoder(nn.Module):
         out_channels = [self.image_shape[-1], *self.channels[:-1]][::-1]
         if self.upsample == "transpose":
             self.decoder_convs = [
-                jnn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME")
-                for ch in out_channels
+                jnn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME") for ch in out_channels
             ]
         else:
             self.decoder_convs = [nn.Conv(ch, (3, 3), padding="SAME") for ch in out_channels]

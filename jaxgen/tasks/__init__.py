@@ -17,7 +17,6 @@ import ml_collections
 
 from jaxgen.errors import UserError
 
-
 # name -> (module, class); imported on use so that a run loads only its own task.
 TASKS = {
     "autoencoder": ("jaxgen.tasks.autoencoder", "AutoencoderTask"),

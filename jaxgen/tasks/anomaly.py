@@ -56,14 +56,16 @@ class AnomalyTask:
 
     def init_params(self, key: jax.Array):
         x = jnp.zeros((1, *self.train_split.image_shape))
-        keys = jax.random.split(key, len(self.classes))
-        return jax.vmap(lambda k: self.model.init(k, x))(keys)
+        return jax.vmap(lambda k: self.model.init(k, x))(self._class_keys(key))
 
     def loss(self, params, batch, key):
-        keys = jax.random.split(key, len(self.classes))
-        losses, aux = jax.vmap(self._single_loss)(params, batch, keys)
+        losses, aux = jax.vmap(self._single_loss)(params, batch, self._class_keys(key))
         # The sum gives each replica exactly its own gradient.
         return jnp.sum(losses), {name: jnp.mean(v) for name, v in aux.items()}
+
+    def _class_keys(self, key: jax.Array) -> jax.Array:
+        # Keyed by class, not by position, so a class's model is the same in any bank.
+        return jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.asarray(self.classes))
 
     def train_dataset(self):
         per_class = [
@@ -119,8 +121,12 @@ class AnomalyTask:
             "reconstruction error."
         )
         sections = [
-            ("Anomaly detection", protocol + "\n\n"
-             + markdown_table(["normal class", "AE ROC-AUC", "PCA ROC-AUC"], rows)),
+            (
+                "Anomaly detection",
+                protocol
+                + "\n\n"
+                + markdown_table(["normal class", "AE ROC-AUC", "PCA ROC-AUC"], rows),
+            ),
             ("Scores", "![score histograms](anomaly_scores.png)"),
         ]
         return Report(summary, sections)

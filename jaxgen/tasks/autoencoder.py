@@ -152,11 +152,15 @@ class AutoencoderTask:
             )
         )
         rows = [[k, v] for k, v in summary.items()]
-        sections = [("Reconstruction error", protocol + "\n\n" + markdown_table(["metric", "value"], rows))]
+        sections = [
+            ("Reconstruction error", protocol + "\n\n" + markdown_table(["metric", "value"], rows))
+        ]
 
         n = 12
         figures.image_rows(
-            [x[:n], recon[:n]], ["input", "output"], workdir / "reconstructions.png",
+            [x[:n], recon[:n]],
+            ["input", "output"],
+            workdir / "reconstructions.png",
             "test reconstructions",
         )
         body = "![reconstructions](reconstructions.png)"
@@ -174,12 +178,16 @@ class AutoencoderTask:
         labels = self.test_split.labels_N
         code_figs = []
         if codes.shape[1] == 2:
-            figures.scatter_codes(codes, labels, workdir / "codes_2d.png", "test codes (2-unit bottleneck)")
+            figures.scatter_codes(
+                codes, labels, workdir / "codes_2d.png", "test codes (2-unit bottleneck)"
+            )
             code_figs.append("![codes](codes_2d.png)")
         if config.tsne_points:
             points, point_labels = tsne_codes(codes, labels, config.tsne_points, config.seed)
             figures.scatter_codes(
-                points, point_labels, workdir / "codes_tsne.png",
+                points,
+                point_labels,
+                workdir / "codes_tsne.png",
                 f"t-SNE of {len(points)} test codes (perplexity 30)",
             )
             code_figs.append("![t-SNE of codes](codes_tsne.png)")
@@ -187,6 +195,8 @@ class AutoencoderTask:
             sections.append(("Codes", "\n\n".join(code_figs)))
         records = read_metrics(workdir, "train")
         if records:
-            figures.learning_curves(records, ["loss", "mse"], workdir / "learning_curve.png", "train")
+            figures.learning_curves(
+                records, ["loss", "mse"], workdir / "learning_curve.png", "train"
+            )
             sections.append(("Learning curve", "![learning curve](learning_curve.png)"))
         return Report(summary, sections)

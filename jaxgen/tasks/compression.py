@@ -95,8 +95,12 @@ class CompressionTask:
         curves = {"PCA": [], "linear AE": [], "best nonlinear AE": []}
         for k in config.code_sizes:
             pca = fit_pca(flat_train, k, config.seed)
-            summary[f"pca_train_mse_k{k}"] = float(np.mean(pca_reconstruction_errors(pca, flat_train)))
-            summary[f"pca_test_mse_k{k}"] = float(np.mean(pca_reconstruction_errors(pca, flat_test)))
+            summary[f"pca_train_mse_k{k}"] = float(
+                np.mean(pca_reconstruction_errors(pca, flat_train))
+            )
+            summary[f"pca_test_mse_k{k}"] = float(
+                np.mean(pca_reconstruction_errors(pca, flat_test))
+            )
             linear = f"linear_k{k}"
             summary[f"linear_ae_train_mse_k{k}"] = self._mse(params, linear, self.train_images)
             summary[f"linear_ae_test_mse_k{k}"] = self._mse(params, linear, self.test_images)
@@ -106,29 +110,40 @@ class CompressionTask:
             )
             # "Best" nonlinear AE chosen by train error, so the test split stays untouched.
             candidates = {
-                name: (self._mse(params, f"{name}_k{k}", self.train_images),
-                       self._mse(params, f"{name}_k{k}", self.test_images))
+                name: (
+                    self._mse(params, f"{name}_k{k}", self.train_images),
+                    self._mse(params, f"{name}_k{k}", self.test_images),
+                )
                 for name in config.nonlinear_models
             }
             best = min(candidates, key=lambda name: candidates[name][0])
             summary[f"ae_test_mse_k{k}"] = candidates[best][1]
             summary[f"ae_train_mse_k{k}"] = candidates[best][0]
-            for name, (train_mse, test_mse) in candidates.items():
+            for name, (_, test_mse) in candidates.items():
                 summary[f"{name}_test_mse_k{k}"] = test_mse
             curves["PCA"].append(summary[f"pca_test_mse_k{k}"])
             curves["linear AE"].append(summary[f"linear_ae_test_mse_k{k}"])
             curves["best nonlinear AE"].append(summary[f"ae_test_mse_k{k}"])
-            rows.append([
-                k, summary[f"pca_train_mse_k{k}"], summary[f"linear_ae_train_mse_k{k}"],
-                summary[f"linear_ae_train_mse_k{k}"] / summary[f"pca_train_mse_k{k}"],
-                summary[f"pca_test_mse_k{k}"], summary[f"linear_ae_test_mse_k{k}"],
-                f"{summary[f'ae_test_mse_k{k}']:.4g} ({best})",
-                summary[f"ae_test_mse_k{k}"] / summary[f"pca_test_mse_k{k}"],
-                summary[f"max_principal_angle_deg_k{k}"],
-            ])
+            rows.append(
+                [
+                    k,
+                    summary[f"pca_train_mse_k{k}"],
+                    summary[f"linear_ae_train_mse_k{k}"],
+                    summary[f"linear_ae_train_mse_k{k}"] / summary[f"pca_train_mse_k{k}"],
+                    summary[f"pca_test_mse_k{k}"],
+                    summary[f"linear_ae_test_mse_k{k}"],
+                    f"{summary[f'ae_test_mse_k{k}']:.4g} ({best})",
+                    summary[f"ae_test_mse_k{k}"] / summary[f"pca_test_mse_k{k}"],
+                    summary[f"max_principal_angle_deg_k{k}"],
+                ]
+            )
         figures.curves(
-            list(config.code_sizes), curves, workdir / "compression.png",
-            xlabel="code size", ylabel="test MSE per pixel", logy=True,
+            list(config.code_sizes),
+            curves,
+            workdir / "compression.png",
+            xlabel="code size",
+            ylabel="test MSE per pixel",
+            logy=True,
             title=f"{config.dataset}: reconstruction error against code size",
         )
         protocol = (
@@ -136,15 +151,26 @@ class CompressionTask:
             f"({len(flat_train)} images) and test split ({len(flat_test)} images). PCA: "
             "scikit-learn, exact SVD, fit on the train split. Linear AE: one dense layer down "
             "and one up with biases, no activations, MSE. Nonlinear AEs: "
-            + ", ".join(f"`{n}` ({m.kind}, hidden {tuple(m.hidden)}, {m.activation})"
-                        for n, m in config.nonlinear_models.items())
+            + ", ".join(
+                f"`{n}` ({m.kind}, hidden {tuple(m.hidden)}, {m.activation})"
+                for n, m in config.nonlinear_models.items()
+            )
             + " with a sigmoid output, MSE; the best is the one with the lowest train MSE. "
             f"All trained {config.steps} steps of batch {config.batch_size} with Adam "
             f"({config.learning_rate}, {config.lr_schedule}). Principal angle: the largest "
             "between the span of the linear AE's decoder weights and the PCA subspace (SciPy)."
         )
-        header = ["code size", "PCA train", "linear AE train", "ratio", "PCA test",
-                  "linear AE test", "best AE test", "AE / PCA test", "max angle (deg)"]
+        header = [
+            "code size",
+            "PCA train",
+            "linear AE train",
+            "ratio",
+            "PCA test",
+            "linear AE test",
+            "best AE test",
+            "AE / PCA test",
+            "max angle (deg)",
+        ]
         sections = [
             ("Compression", protocol + "\n\n" + markdown_table(header, rows)),
             ("Figure", "![error against code size](compression.png)"),

@@ -13,7 +13,10 @@ def test_batches_are_deterministic_float_and_cover_each_epoch():
     ds = train_dataset(split, 2, seed=3)
     again = train_dataset(split, 2, seed=3)
     first = [ds[i] for i in range(n // 2)]
-    assert all(np.array_equal(a["image"], b["image"]) for a, b in zip(first, [again[i] for i in range(n // 2)]))
+    assert all(
+        np.array_equal(a["image"], b["image"])
+        for a, b in zip(first, [again[i] for i in range(n // 2)], strict=True)
+    )
     assert first[0]["image"].dtype == np.float32 and first[0]["image"].shape == (2, 8, 8, 1)
     # One epoch of a 1-example pipeline is a permutation of the split, and epochs differ.
     single = train_dataset(split, 1, seed=3)

@@ -1,6 +1,5 @@
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -13,7 +12,9 @@ X = np.random.default_rng(1).uniform(size=(6, 8, 8, 1)).astype(np.float32)
 
 
 def _setup(model=None, **objective):
-    model_block = model or model_config("dense", hidden=(16,), code_size=4, code_activation="sigmoid")
+    model_block = model or model_config(
+        "dense", hidden=(16,), code_size=4, code_activation="sigmoid"
+    )
     net = build_autoencoder(model_block, (8, 8, 1))
     params = net.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
     return net, params, make_autoencoder_loss(net, objective_config(**objective))
@@ -37,8 +38,9 @@ def test_denoising_loss_compares_the_corrupted_input_reconstruction_with_the_cle
 @pytest.mark.parametrize("kind", ["l1", "kl"])
 def test_sparsity_penalties(kind):
     weight = 0.3
-    net, params, loss_fn = _setup(sparsity=kind, sparsity_weight=weight, sparsity_target=0.1,
-                                  reconstruction="bce")
+    net, params, loss_fn = _setup(
+        sparsity=kind, sparsity_weight=weight, sparsity_target=0.1, reconstruction="bce"
+    )
     loss, aux = loss_fn(params, {"image": X}, jax.random.key(0))
     logits, z = _forward(net, params, X)
     p = 1 / (1 + np.exp(-logits.astype(np.float64)))

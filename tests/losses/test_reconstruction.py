@@ -13,11 +13,16 @@ TARGET = RNG.uniform(0.0, 1.0, (4, 5, 5, 1)).astype(np.float32)
 
 
 def test_mse_l1_match_numpy():
-    np.testing.assert_allclose(reconstruction.mse(RECON, TARGET), np.mean((RECON - TARGET) ** 2), rtol=1e-6)
-    np.testing.assert_allclose(reconstruction.l1(RECON, TARGET), np.mean(np.abs(RECON - TARGET)), rtol=1e-6)
+    np.testing.assert_allclose(
+        reconstruction.mse(RECON, TARGET), np.mean((RECON - TARGET) ** 2), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        reconstruction.l1(RECON, TARGET), np.mean(np.abs(RECON - TARGET)), rtol=1e-6
+    )
     np.testing.assert_allclose(
         reconstruction.per_example_mse(RECON, TARGET),
-        np.mean((RECON - TARGET).reshape(4, -1) ** 2, axis=1), rtol=1e-6,
+        np.mean((RECON - TARGET).reshape(4, -1) ** 2, axis=1),
+        rtol=1e-6,
     )
 
 
@@ -50,10 +55,9 @@ def test_contractive_penalty_matches_finite_difference_jacobian():
     eps = 1e-6
     norms = []
     for xi in x:
-        fd = np.stack([
-            (encode_np(xi + eps * e) - encode_np(xi - eps * e)) / (2 * eps)
-            for e in np.eye(6)
-        ])  # (inputs, codes)
+        fd = np.stack(
+            [(encode_np(xi + eps * e) - encode_np(xi - eps * e)) / (2 * eps) for e in np.eye(6)]
+        )  # (inputs, codes)
         norms.append(np.sum(fd**2))
     np.testing.assert_allclose(penalty, np.mean(norms), rtol=1e-6)
 

@@ -19,8 +19,9 @@ def test_dense_shapes(hidden):
 @pytest.mark.parametrize("shape", [(28, 28, 1), (8, 8, 3)])
 def test_conv_decoders_reconstruct_the_input_shape(upsample, shape):
     downsample = "maxpool" if upsample == "max_unpool" else "stride"
-    block = model_config("conv", channels=(4, 8), code_size=5, downsample=downsample,
-                         upsample=upsample)
+    block = model_config(
+        "conv", channels=(4, 8), code_size=5, downsample=downsample, upsample=upsample
+    )
     net = build_autoencoder(block, shape)
     x = jax.random.uniform(jax.random.key(1), (2, *shape))
     params = net.init(jax.random.key(0), x)

@@ -51,15 +51,22 @@ def test_same_seed_same_fingerprint_other_seed_other(tmp_path):
 
 
 def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
-    args = ["--config=experiments/autoencoder.py:smoke", "--config.steps=400",
-            "--config.checkpoint_every=20", "--config.eval_every=400", "--config.log_every=20",
-            "--config.progress=false"]
+    args = [
+        "--config=experiments/autoencoder.py:smoke",
+        "--config.steps=400",
+        "--config.checkpoint_every=20",
+        "--config.eval_every=400",
+        "--config.log_every=20",
+        "--config.progress=false",
+    ]
     reference = run_cli("train", *args, f"--workdir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr
     victim = tmp_path / "victim"
     proc = subprocess.Popen(
         [sys.executable, "-m", "jaxgen", "train", *args, f"--workdir={victim}"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until two checkpoints exist, then kill mid-training
@@ -73,8 +80,11 @@ def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
     resumed = run_cli("train", *args, f"--workdir={victim}")
     assert resumed.returncode == 0, resumed.stderr
     assert summary(victim)["params_fingerprint"] == summary(tmp_path / "ref")["params_fingerprint"]
-    steps = [json.loads(line)["step"] for line in (victim / "metrics.jsonl").read_text().splitlines()
-             if '"train"' in line]
+    steps = [
+        json.loads(line)["step"]
+        for line in (victim / "metrics.jsonl").read_text().splitlines()
+        if '"train"' in line
+    ]
     assert steps == sorted(set(steps)), "metrics.jsonl repeats steps after the resume"
 
 
@@ -83,8 +93,12 @@ def _snapshot(workdir):
 
 
 def test_bad_input_is_one_line_and_exit_2_and_keeps_the_workdir(tmp_path):
-    ok = run_cli("train", "--config=experiments/autoencoder.py:smoke", f"--workdir={tmp_path}",
-                 "--config.progress=false")
+    ok = run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={tmp_path}",
+        "--config.progress=false",
+    )
     assert ok.returncode == 0, ok.stderr
     before = _snapshot(tmp_path)
     cases = [
@@ -92,15 +106,20 @@ def test_bad_input_is_one_line_and_exit_2_and_keeps_the_workdir(tmp_path):
         (["--config.nokey=5"], "unknown config key"),
     ]
     for extra, message in cases:
-        bad = run_cli("train", "--config=experiments/autoencoder.py:smoke", f"--workdir={tmp_path}",
-                      *extra)
+        bad = run_cli(
+            "train", "--config=experiments/autoencoder.py:smoke", f"--workdir={tmp_path}", *extra
+        )
         assert bad.returncode == 2, bad.stderr
         lines = bad.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in bad.stderr
     assert _snapshot(tmp_path) == before
     fresh = tmp_path / "fresh"
-    bad = run_cli("train", "--config=experiments/autoencoder.py:smoke", f"--workdir={fresh}",
-                  "--config.dataset=no_such_set")
+    bad = run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={fresh}",
+        "--config.dataset=no_such_set",
+    )
     assert bad.returncode == 2 and "unknown dataset 'no_such_set'" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (fresh / "config.json").exists()
     for args, message in [
@@ -117,17 +136,27 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     for f in (tmp_path / "checkpoints" / "10" / "state").rglob("*"):
         if f.is_file():
             f.write_bytes(b"garbage")
-    bad = run_cli("train", "--config=experiments/autoencoder.py:smoke", f"--workdir={tmp_path}",
-                  "--config.progress=false")
+    bad = run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={tmp_path}",
+        "--config.progress=false",
+    )
     assert bad.returncode == 2, bad.stderr
     assert "cannot be read" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert (tmp_path / "checkpoints" / "10").exists()
 
 
 def test_nan_loss_stops_with_exit_2_and_keeps_checkpoints(tmp_path):
-    bad = run_cli("train", "--config=experiments/autoencoder.py:smoke", f"--workdir={tmp_path}",
-                  "--config.objective.output=linear", "--config.learning_rate=1e30",
-                  "--config.checkpoint_every=1", "--config.progress=false")
+    bad = run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={tmp_path}",
+        "--config.objective.output=linear",
+        "--config.learning_rate=1e30",
+        "--config.checkpoint_every=1",
+        "--config.progress=false",
+    )
     assert bad.returncode == 2, bad.stderr
     assert "loss became" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert any((tmp_path / "checkpoints").iterdir())
@@ -136,8 +165,13 @@ def test_nan_loss_stops_with_exit_2_and_keeps_checkpoints(tmp_path):
 def test_eight_devices_end_with_the_loss_of_one(tmp_path):
     def final_loss(workdir, devices):
         env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-        result = run_cli("train", "--config=experiments/denoising_ae.py:smoke",
-                         f"--workdir={workdir}", "--config.progress=false", env=env)
+        result = run_cli(
+            "train",
+            "--config=experiments/denoising_ae.py:smoke",
+            f"--workdir={workdir}",
+            "--config.progress=false",
+            env=env,
+        )
         assert result.returncode == 0, result.stderr
         records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
         return [r["loss"] for r in records if r["split"] == "train"][-1]
@@ -154,14 +188,23 @@ def test_two_processes_end_with_the_loss_of_one(tmp_path):
     env = {"JAXGEN_TEST_WORKDIR": str(tmp_path)}
     script = REPO / "tests" / "train" / "multiprocess_worker.py"
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(i), "2", str(12355 + os.getpid() % 1000)],
-                         cwd=REPO, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(i), "2", str(12355 + os.getpid() % 1000)],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(2)
     ]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
-    single = run_cli("train", "--config=experiments/autoencoder.py:smoke",
-                     f"--workdir={tmp_path / 'single'}", "--config.progress=false")
+    single = run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={tmp_path / 'single'}",
+        "--config.progress=false",
+    )
     assert single.returncode == 0, single.stderr
 
     def last_loss(workdir):
