@@ -1,5 +1,5 @@
-"""PCA against the linear autoencoder (which spans the PCA subspace) and a nonlinear deep
-autoencoder at code sizes 2, 8, 16, 32 on mnist5k: the compression curve."""
+"""PCA against the linear autoencoder (which spans the PCA subspace) and a nonlinear
+convolutional autoencoder at code sizes 2, 8, 16, 32 on mnist5k: the compression curve."""
 
 import ml_collections
 
@@ -12,16 +12,18 @@ def get_config(preset: str = "default"):
         task="compression",
         dataset="mnist5k",
         code_sizes=(2, 8, 16, 32),
-        steps=4000,
-        batch_size=128,
+        steps=3000,
+        batch_size=64,
         learning_rate=2e-3,
+        group_learning_rates=ml_collections.ConfigDict({"linear": 5e-3, "nonlinear": 2e-3}),
         lr_schedule="cosine",
         grad_clip_norm=0.0,
         eval_every=1000,
         checkpoint_every=1000,
         nonlinear_models=ml_collections.ConfigDict(
-            {"deep_dense": model_config("dense", hidden=(512, 256))}
+            {"conv": model_config("conv", channels=(32, 64), upsample="transpose")}
         ),
+        nonlinear_reconstruction="bce",
     )
     if preset == "smoke":
         config.update(
@@ -33,7 +35,12 @@ def get_config(preset: str = "default"):
             dataset="digits",
             code_sizes=(2, 4),
         )
-        config.nonlinear_models.deep_dense.hidden = (32,)
+        config.nonlinear_models = ml_collections.ConfigDict(
+            {
+                "dense": model_config("dense", hidden=(32,)),
+                "conv": model_config("conv", channels=(4, 8)),
+            }
+        )
     elif preset == "full":
         config.update(dataset="mnist", steps=20000, batch_size=256)
     return config

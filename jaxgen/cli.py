@@ -92,6 +92,10 @@ def demo(workdir: pathlib.Path, preset: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import logging as absl_logging
+
+    # Orbax and TFDS log through absl; keep stderr for our own messages.
+    absl_logging.set_verbosity(absl_logging.ERROR)
     try:
         run(argv)
     except UserError as err:

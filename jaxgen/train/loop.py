@@ -55,7 +55,7 @@ class _Run:
         self.replicated = sharding.replicated(self.mesh)
         self.batch_sharding = sharding.batch_sharding(self.mesh, self.task.batch_axis)
         write_config(config, workdir)  # only once the task (and its data) could be built
-        self.tx = make_optimizer(config)
+        self.tx = make_optimizer(config, getattr(self.task, "param_labels", None))
         init_key, self.train_key = jax.random.split(jax.random.key(config.seed))
         params = jax.jit(self.task.init_params, out_shardings=self.replicated)(init_key)
         self.state = jax.device_put(init_state(params, self.tx), self.replicated)

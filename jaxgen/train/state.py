@@ -24,17 +24,33 @@ class TrainState:
     opt_state: PyTree
 
 
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam with the config's `learning_rate`, optional cosine decay and global-norm clipping."""
-    lr = config.learning_rate
+def _adam(config: ml_collections.ConfigDict, learning_rate: float):
     if config.get("lr_schedule", "constant") == "cosine":
-        lr = optax.cosine_decay_schedule(lr, decay_steps=max(config.steps, 1))
-    elif config.get("lr_schedule", "constant") != "constant":
+        return optax.adam(optax.cosine_decay_schedule(learning_rate, max(config.steps, 1)))
+    if config.get("lr_schedule", "constant") != "constant":
         raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
+    return optax.adam(learning_rate)
+
+
+def make_optimizer(
+    config: ml_collections.ConfigDict, param_labels: Callable | None = None
+) -> optax.GradientTransformation:
+    """Adam with the config's `learning_rate`, optional cosine decay and global-norm clipping.
+
+    With `param_labels` (params -> pytree of group names) and a `group_learning_rates` config
+    block, each group gets its own Adam at its own rate (the PCA experiment gives its linear
+    autoencoders a higher one than its convolutional ones).
+    """
     parts = []
     if config.get("grad_clip_norm", 0.0):
         parts.append(optax.clip_by_global_norm(config.grad_clip_norm))
-    parts.append(optax.adam(lr))
+    if param_labels is not None and "group_learning_rates" in config:
+        rates = config.group_learning_rates
+        parts.append(
+            optax.multi_transform({g: _adam(config, lr) for g, lr in rates.items()}, param_labels)
+        )
+    else:
+        parts.append(_adam(config, config.learning_rate))
     return optax.chain(*parts)
 
 

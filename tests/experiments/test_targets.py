@@ -1,0 +1,44 @@
+"""Numerical claims of the experiments: the linear autoencoder finds the PCA subspace, and the
+default presets meet the issue's targets (slow)."""
+
+import pytest
+
+from jaxgen.train.loop import train
+
+from ..conftest import smoke_config
+
+
+def test_linear_autoencoder_converges_to_the_pca_subspace(tmp_path):
+    config = smoke_config(
+        "pca_vs_ae",
+        progress="false",
+        code_sizes="4",
+        steps=1500,
+        batch_size=128,
+        eval_every=1500,
+        checkpoint_every=1500,
+    )
+    result = train(config, tmp_path)
+    assert result["linear_ae_train_mse_k4"] / result["pca_train_mse_k4"] < 1.02
+    assert result["max_principal_angle_deg_k4"] < 10.0
+
+
+@pytest.mark.slow
+def test_pca_vs_ae_default_meets_the_targets(tmp_path):
+    from jaxgen.config import load_config
+
+    from ..conftest import REPO
+
+    result = train(load_config(f"{REPO}/experiments/pca_vs_ae.py", ["progress=false"]), tmp_path)
+    assert result["ae_test_mse_k32"] <= 0.6 * result["pca_test_mse_k32"]
+    assert result["linear_ae_train_mse_k32"] <= 1.02 * result["pca_train_mse_k32"]
+
+
+@pytest.mark.slow
+def test_anomaly_default_autoencoder_does_not_lose_to_pca(tmp_path):
+    from jaxgen.config import load_config
+
+    from ..conftest import REPO
+
+    result = train(load_config(f"{REPO}/experiments/anomaly.py", ["progress=false"]), tmp_path)
+    assert result["anomaly_auc_mean"] >= result["pca_anomaly_auc_mean"]
