@@ -1,7 +1,7 @@
 """One-class anomaly detection on mnist5k by autoencoder reconstruction error, against PCA.
 `--config.normal_classes=3` runs one class; the default runs all ten (vmapped replicas)."""
 
-from jaxgen.config import base_config
+from jaxgen.config import base_config, smoke
 from jaxgen.tasks.autoencoder import model_config, objective_config
 
 
@@ -12,26 +12,12 @@ def get_config(preset: str = "default"):
         normal_classes=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
         steps=1500,
         batch_size=64,
-        learning_rate=1e-3,
-        lr_schedule="constant",
-        grad_clip_norm=0.0,
-        eval_every=500,
-        checkpoint_every=500,
         pca_components=16,
         model=model_config("dense", hidden=(256,), code_size=16),
         objective=objective_config(reconstruction="mse"),
     )
     if preset == "smoke":
-        config.update(
-            steps=10,
-            batch_size=16,
-            eval_every=5,
-            checkpoint_every=5,
-            log_every=5,
-            normal_classes=(0, 1),
-            dataset="digits",
-            pca_components=4,
-        )
+        smoke(config, steps=10, batch_size=16, normal_classes=(0, 1), pca_components=4)
         config.model.update(hidden=(32,), code_size=4)
     elif preset == "full":
         config.update(dataset="mnist", steps=10000, batch_size=128)

@@ -3,7 +3,7 @@ convolutional autoencoder at code sizes 2, 8, 16, 32 on mnist5k: the compression
 
 import ml_collections
 
-from jaxgen.config import base_config
+from jaxgen.config import base_config, smoke
 from jaxgen.tasks.autoencoder import model_config
 
 
@@ -14,10 +14,8 @@ def get_config(preset: str = "default"):
         code_sizes=(2, 8, 16, 32),
         steps=3000,
         batch_size=64,
-        learning_rate=2e-3,
         group_learning_rates=ml_collections.ConfigDict({"linear": 5e-3, "nonlinear": 2e-3}),
-        lr_schedule="cosine",
-        grad_clip_norm=0.0,
+        lr_schedule="cosine",  # the linear AEs need the decay to settle on the PCA subspace
         eval_every=1000,
         checkpoint_every=1000,
         nonlinear_models=ml_collections.ConfigDict(
@@ -26,15 +24,7 @@ def get_config(preset: str = "default"):
         nonlinear_reconstruction="bce",
     )
     if preset == "smoke":
-        config.update(
-            steps=10,
-            batch_size=32,
-            eval_every=5,
-            checkpoint_every=5,
-            log_every=5,
-            dataset="digits",
-            code_sizes=(2, 4),
-        )
+        smoke(config, steps=10, batch_size=32, code_sizes=(2, 4))
         config.nonlinear_models = ml_collections.ConfigDict(
             {
                 "dense": model_config("dense", hidden=(32,)),

@@ -34,6 +34,9 @@ COMMON_DEFAULTS = {
     "log_every": 50,
     "keep_checkpoints": 2,
     "progress": True,
+    "learning_rate": 1e-3,
+    "lr_schedule": "constant",
+    "grad_clip_norm": 0.0,
 }
 
 
@@ -43,6 +46,21 @@ def base_config(**overrides: Any) -> ml_collections.ConfigDict:
     for key, value in overrides.items():
         config[key] = value
     return config
+
+
+def smoke(config: ml_collections.ConfigDict, steps: int, batch_size: int, **overrides) -> None:
+    """Turns `config` into a seconds-long test run on the 8x8 `digits` set: evaluates and
+    checkpoints twice, logs every few steps."""
+    half = max(steps // 2, 1)
+    config.update(
+        steps=steps,
+        batch_size=batch_size,
+        eval_every=half,
+        checkpoint_every=half,
+        log_every=max(half // 2, 1),
+        dataset="digits",
+        **overrides,
+    )
 
 
 def load_experiment_module(path: str):

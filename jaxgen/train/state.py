@@ -70,7 +70,7 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
         (loss, aux), grads = grad_fn(state.params, batch, key)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     return step

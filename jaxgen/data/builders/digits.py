@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxgen.data.builders.common import digit_features, generate_examples
+
 # The UCI set has no official split; a fixed seeded 80/20 permutation stands in for one.
 _TEST_FRACTION = 0.2
 _SPLIT_SEED = 0
@@ -17,12 +19,7 @@ class Digits(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description="scikit-learn's 8x8 optical-recognition handwritten digits.",
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=10),
-                }
-            ),
+            features=digit_features((8, 8, 1)),
             supervised_keys=("image", "label"),
             homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html",
         )
@@ -41,5 +38,4 @@ class Digits(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return generate_examples(images, labels, indices)

