@@ -17,10 +17,11 @@ def test_linear_autoencoder_converges_to_the_pca_subspace(tmp_path):
         batch_size=128,
         eval_every=1500,
         checkpoint_every=1500,
+        **{"group_learning_rates.linear": 0.05},  # 64-pixel digits take a larger step
     )
     result = train(config, tmp_path)
     assert result["linear_ae_train_mse_k4"] / result["pca_train_mse_k4"] < 1.02
-    assert result["max_principal_angle_deg_k4"] < 10.0
+    assert result["max_principal_angle_deg_k4"] < 2.0
 
 
 @pytest.mark.slow
