@@ -6,7 +6,7 @@ Every pipeline here is a random-access `grain.MapDataset`, so its iterator state
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import grain
 import jax
@@ -73,16 +73,3 @@ def zip_datasets(datasets: Sequence[grain.MapDataset]) -> grain.MapDataset:
     """Batches of several endless pipelines stacked on a new leading (replica) axis."""
     zipped = grain.experimental.ZipMapDataset(list(datasets))
     return zipped.map(lambda parts: jax.tree.map(lambda *xs: np.stack(xs), *parts))
-
-
-def eval_batches(split: Split, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-    """The whole split in order, in batches of at most `batch_size` (the last may be smaller)."""
-    source = _SplitSource(split)
-    for start in range(0, len(source), batch_size):
-        stop = min(start + batch_size, len(source))
-        yield to_model_inputs(
-            {
-                "image": split.images_NxHxWxC[start:stop],
-                "label": np.asarray([source[i]["label"] for i in range(start, stop)]),
-            }
-        )

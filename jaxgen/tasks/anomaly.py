@@ -18,6 +18,7 @@ import numpy as np
 from jaxgen.data import load_split, train_dataset
 from jaxgen.data.pipeline import zip_datasets
 from jaxgen.losses.autoencoder import make_autoencoder_loss, pixels_from_logits
+from jaxgen.losses.reconstruction import per_example_mse
 from jaxgen.metrics.anomaly import one_class_auc
 from jaxgen.metrics.linear import fit_pca, pca_reconstruction_errors
 from jaxgen.models.autoencoders import build_autoencoder
@@ -46,8 +47,7 @@ class AnomalyTask:
         output = config.objective.output
 
         def errors(params, x):  # per-example MSE per pixel
-            recon = pixels_from_logits(self.model.apply(params, x)[0], output)
-            return jnp.mean(jnp.square(recon - x).reshape(x.shape[0], -1), axis=1)
+            return per_example_mse(pixels_from_logits(self.model.apply(params, x)[0], output), x)
 
         # Every replica scores the same images: (R, B).
         self._errors = jax.jit(jax.vmap(errors, in_axes=(0, None)))
