@@ -88,17 +88,28 @@ def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
     assert steps == sorted(set(steps)), "metrics.jsonl repeats steps after the resume"
 
 
+def _smoke_cli(workdir, *extra: str):
+    """`jaxgen train` of the autoencoder smoke preset in a subprocess, without a progress bar."""
+    return run_cli(
+        "train",
+        "--config=experiments/autoencoder.py:smoke",
+        f"--workdir={workdir}",
+        "--config.progress=false",
+        *extra,
+    )
+
+
+def _last_train_loss(workdir) -> float:
+    records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if r["split"] == "train"][-1]
+
+
 def _snapshot(workdir):
     return {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
 
 
 def test_bad_input_is_one_line_and_exit_2_and_keeps_the_workdir(tmp_path):
-    ok = run_cli(
-        "train",
-        "--config=experiments/autoencoder.py:smoke",
-        f"--workdir={tmp_path}",
-        "--config.progress=false",
-    )
+    ok = _smoke_cli(tmp_path)
     assert ok.returncode == 0, ok.stderr
     before = _snapshot(tmp_path)
     cases = [
@@ -136,26 +147,18 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     for f in (tmp_path / "checkpoints" / "10" / "state").rglob("*"):
         if f.is_file():
             f.write_bytes(b"garbage")
-    bad = run_cli(
-        "train",
-        "--config=experiments/autoencoder.py:smoke",
-        f"--workdir={tmp_path}",
-        "--config.progress=false",
-    )
+    bad = _smoke_cli(tmp_path)
     assert bad.returncode == 2, bad.stderr
     assert "cannot be read" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert (tmp_path / "checkpoints" / "10").exists()
 
 
 def test_nan_loss_stops_with_exit_2_and_keeps_checkpoints(tmp_path):
-    bad = run_cli(
-        "train",
-        "--config=experiments/autoencoder.py:smoke",
-        f"--workdir={tmp_path}",
+    bad = _smoke_cli(
+        tmp_path,
         "--config.objective.output=linear",
         "--config.learning_rate=1e30",
         "--config.checkpoint_every=1",
-        "--config.progress=false",
     )
     assert bad.returncode == 2, bad.stderr
     assert "loss became" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
@@ -173,8 +176,7 @@ def test_eight_devices_end_with_the_loss_of_one(tmp_path):
             env=env,
         )
         assert result.returncode == 0, result.stderr
-        records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
-        return [r["loss"] for r in records if r["split"] == "train"][-1]
+        return _last_train_loss(workdir)
 
     one = final_loss(tmp_path / "one", 1)
     eight = final_loss(tmp_path / "eight", 8)
@@ -199,16 +201,9 @@ def test_two_processes_end_with_the_loss_of_one(tmp_path):
     ]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
-    single = run_cli(
-        "train",
-        "--config=experiments/autoencoder.py:smoke",
-        f"--workdir={tmp_path / 'single'}",
-        "--config.progress=false",
-    )
+    single = _smoke_cli(tmp_path / "single")
     assert single.returncode == 0, single.stderr
 
-    def last_loss(workdir):
-        records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
-        return [r["loss"] for r in records if r["split"] == "train"][-1]
-
-    assert last_loss(tmp_path / "multi") == pytest.approx(last_loss(tmp_path / "single"), rel=1e-4)
+    assert _last_train_loss(tmp_path / "multi") == pytest.approx(
+        _last_train_loss(tmp_path / "single"), rel=1e-4
+    )
