@@ -153,6 +153,14 @@ def to_json_dict(config: ml_collections.ConfigDict) -> dict:
     return json.loads(config.to_json())
 
 
+def read_json(path: pathlib.Path) -> dict:
+    """Reads a saved config (or any JSON file), turning damage into a UserError."""
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UserError(f"cannot read {path}: {err}") from None
+
+
 def check_resumable(saved: dict, new: dict) -> None:
     """Refuses to resume when anything but the schedule differs between two configs."""
     keys = (set(saved) | set(new)) - SCHEDULE_KEYS

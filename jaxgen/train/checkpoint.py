@@ -3,7 +3,6 @@ state, the data iterator's position and the step."""
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
@@ -96,11 +95,3 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
-
-
-def read_json(path: pathlib.Path) -> dict:
-    """Reads a JSON file, turning damage into a UserError."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read {path}: {err}") from None

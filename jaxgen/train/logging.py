@@ -10,7 +10,8 @@ import jax
 import numpy as np
 
 
-def _plain(value) -> float | int:
+def to_plain(value) -> float | int | list:
+    """A scalar or array (NumPy or JAX) as a plain Python number or nested list, for JSON."""
     value = np.asarray(value)
     return value.item() if value.ndim == 0 else value.tolist()
 
@@ -42,7 +43,7 @@ class MetricWriter:
         if not self._active:
             return
         record = {"step": int(step), "split": split}
-        record.update({name: _plain(value) for name, value in metrics.items()})
+        record.update({name: to_plain(value) for name, value in metrics.items()})
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         for name, value in record.items():

@@ -13,14 +13,13 @@ import pathlib
 
 import jax
 import ml_collections
-import numpy as np
 import tqdm
 
 from jaxgen import config as config_lib
 from jaxgen.errors import NonFiniteLossError, UserError
 from jaxgen.train import sharding
-from jaxgen.train.checkpoint import Checkpoints, read_json
-from jaxgen.train.logging import MetricWriter
+from jaxgen.train.checkpoint import Checkpoints
+from jaxgen.train.logging import MetricWriter, to_plain
 from jaxgen.train.state import TrainState, init_state, make_optimizer, make_train_step
 
 
@@ -32,7 +31,7 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> N
     """Refuses a workdir whose saved config differs from this one beyond the schedule."""
     path = workdir / "config.json"
     if path.exists():
-        config_lib.check_resumable(read_json(path), config_lib.to_json_dict(config))
+        config_lib.check_resumable(config_lib.read_json(path), config_lib.to_json_dict(config))
 
 
 def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
@@ -54,7 +53,6 @@ class _Run:
         self.mesh = sharding.data_mesh()
         self.replicated = sharding.replicated(self.mesh)
         self.batch_sharding = sharding.batch_sharding(self.mesh, self.task.batch_axis)
-        write_config(config, workdir)  # only once the task (and its data) could be built
         self.tx = make_optimizer(config, getattr(self.task, "param_labels", None))
         init_key, self.train_key = jax.random.split(jax.random.key(config.seed))
         params = jax.jit(self.task.init_params, out_shardings=self.replicated)(init_key)
@@ -72,6 +70,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     workdir = pathlib.Path(workdir)
     check_workdir(config, workdir)
     run = _Run(config, workdir)
+    write_config(config, workdir)  # only once the task (and its data) could be built
     task, state, ckpts = run.task, run.state, run.checkpoints
     data_iterator = iter(task.train_dataset())
     writer = MetricWriter(workdir)
@@ -141,7 +140,7 @@ def evaluate(workdir: str | pathlib.Path) -> dict:
     workdir = pathlib.Path(workdir)
     if not (workdir / "config.json").exists():
         raise UserError(f"{workdir} holds no run (no config.json)")
-    config = ml_collections.ConfigDict(read_json(workdir / "config.json"))
+    config = ml_collections.ConfigDict(config_lib.read_json(workdir / "config.json"))
     run = _Run(config, workdir)
     step = run.checkpoints.latest_step()
     if step is None:
@@ -165,15 +164,10 @@ def _finish(run: _Run, state: TrainState) -> dict:
         "seed": run.config.seed,
         "step": int(state.step),
         "best_checkpoint_step": run.checkpoints.best_step(),
-        **{k: _to_number(v) for k, v in report.summary.items()},
+        **{k: to_plain(v) for k, v in report.summary.items()},
         "params_fingerprint": params_fingerprint(state.params),
     }
     if _is_main_process():
         (run.workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         write_report(run.workdir, run.config, summary, report)
     return summary
-
-
-def _to_number(value):
-    value = np.asarray(value)
-    return value.item() if value.ndim == 0 else value.tolist()
