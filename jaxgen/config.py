@@ -26,6 +26,7 @@ SCHEDULE_KEYS = frozenset({"steps", "eval_every", "checkpoint_every", "log_every
 # Every experiment has these; experiment files add their own.
 COMMON_DEFAULTS = {
     "seed": 0,
+    "seeds": "",  # "" one run; "4" or "0,1,2,3": replicas in one program (train/replicas.py)
     "steps": 1000,
     "batch_size": 128,
     "dataset": "mnist5k",

@@ -43,7 +43,7 @@ def pixels_from_logits(logits: jax.Array, output: str) -> jax.Array:
 
 
 def make_autoencoder_loss(model: nn.Module, objective: ml_collections.ConfigDict):
-    """Returns the pure `loss(params, batch, key) -> (loss, aux)` for one autoencoder.
+    """Returns the pure `loss(params, batch, key, step) -> (loss, aux)` for one autoencoder.
 
     `objective` keys: reconstruction (mse | l1 | bce), output (sigmoid | linear), corruption
     (none | gaussian | masking | salt_pepper), noise_level, sparsity (none | l1 | kl),
@@ -51,7 +51,7 @@ def make_autoencoder_loss(model: nn.Module, objective: ml_collections.ConfigDict
     """
     validate_objective(objective)
 
-    def loss_fn(params, batch, key):
+    def loss_fn(params, batch, key, step=None):  # the objective has no schedule in `step`
         x = batch["image"]
         x_in = corruption.corrupt(objective.corruption, key, x, objective.noise_level)
 

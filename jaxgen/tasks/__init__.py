@@ -2,8 +2,8 @@
 
 A task is built from a config and provides:
   init_params(key) -> params
-  loss(params, batch, key) -> (scalar, aux dict)           (pure; differentiated by the loop)
-  train_dataset() -> grain.MapDataset of this process's batches
+  loss(params, batch, key, step) -> (scalar, aux dict)     (pure; differentiated by the loop)
+  train_dataset(seed) -> grain.MapDataset of this process's batches, in the order `seed` gives
   batch_axis: the batch axis of those arrays (1 when a leading axis holds replicas)
   evaluate(params) -> dict of eval numbers (periodic; ranks checkpoints by best_metric/best_mode)
   report(params, workdir) -> viz.report.Report (final numbers with protocol, figures)
@@ -22,6 +22,7 @@ TASKS = {
     "autoencoder": ("jaxgen.tasks.autoencoder", "AutoencoderTask"),
     "compression": ("jaxgen.tasks.compression", "CompressionTask"),
     "anomaly": ("jaxgen.tasks.anomaly", "AnomalyTask"),
+    "vae": ("jaxgen.tasks.vae", "VAETask"),
 }
 
 

@@ -58,8 +58,10 @@ class AnomalyTask:
         x = jnp.zeros((1, *self.train_split.image_shape))
         return jax.vmap(lambda k: self.model.init(k, x))(self._class_keys(key))
 
-    def loss(self, params, batch, key):
-        losses, aux = jax.vmap(self._single_loss)(params, batch, self._class_keys(key))
+    def loss(self, params, batch, key, step):
+        losses, aux = jax.vmap(self._single_loss, in_axes=(0, 0, 0, None))(
+            params, batch, self._class_keys(key), step
+        )
         # The sum gives each replica exactly its own gradient.
         return jnp.sum(losses), {name: jnp.mean(v) for name, v in aux.items()}
 
@@ -67,12 +69,12 @@ class AnomalyTask:
         # Keyed by class, not by position, so a class's model is the same in any bank.
         return jax.vmap(lambda c: jax.random.fold_in(key, c))(jnp.asarray(self.classes))
 
-    def train_dataset(self):
+    def train_dataset(self, seed: int):
         per_class = [
             train_dataset(
                 self.train_split.select(self.train_split.labels_N == c),
                 self.config.batch_size,
-                self.config.seed * 1000 + c,
+                seed * 1000 + c,
             )
             for c in self.classes
         ]

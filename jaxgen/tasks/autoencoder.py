@@ -120,8 +120,8 @@ class AutoencoderTask:
     def init_params(self, key: jax.Array):
         return self.model.init(key, jnp.zeros((1, *self.train_split.image_shape)))
 
-    def train_dataset(self):
-        return train_dataset(self.train_split, self.config.batch_size, self.config.seed)
+    def train_dataset(self, seed: int):
+        return train_dataset(self.train_split, self.config.batch_size, seed)
 
     def evaluate(self, params) -> dict[str, float]:
         """Per-pixel MSE on the test split (of the corrupted input's reconstruction when

@@ -78,17 +78,17 @@ class CompressionTask:
             groups[name] = jax.tree.map(lambda _, g=group: g, tree)
         return groups
 
-    def loss(self, params, batch, key):
+    def loss(self, params, batch, key, step):
         total = 0.0
         aux = {}
         for i, (name, loss_fn) in enumerate(self.losses.items()):
-            value, _ = loss_fn(params[name], batch, jax.random.fold_in(key, i))
+            value, _ = loss_fn(params[name], batch, jax.random.fold_in(key, i), step)
             total = total + value
             aux[f"mse_{name}"] = value
         return total, aux
 
-    def train_dataset(self):
-        return train_dataset(self.train_split, self.config.batch_size, self.config.seed)
+    def train_dataset(self, seed: int):
+        return train_dataset(self.train_split, self.config.batch_size, seed)
 
     def _mse(self, params, name: str, images: np.ndarray) -> float:
         recon = batched(self._reconstruct[name], params[name], images)

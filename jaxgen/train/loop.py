@@ -13,14 +13,18 @@ import pathlib
 
 import jax
 import ml_collections
+import numpy as np
 import tqdm
 
 from jaxgen import config as config_lib
 from jaxgen.errors import NonFiniteLossError, UserError
-from jaxgen.train import sharding
+from jaxgen.train import replicas, sharding
+from jaxgen.data.pipeline import zip_datasets
 from jaxgen.train.checkpoint import Checkpoints
+from jaxgen.train.fingerprint import params_fingerprint
 from jaxgen.train.logging import MetricWriter, to_plain
 from jaxgen.train.state import TrainState, init_state, make_optimizer, make_train_step
+from jaxgen.viz.report import write_report
 
 
 def _is_main_process() -> bool:
@@ -42,26 +46,61 @@ def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> No
 
 
 class _Run:
-    """The pieces of one run that both `train` and `evaluate` need."""
+    """The pieces of one run that both `train` and `evaluate` need.
+
+    With `--config.seeds`, the run is R replicas (one per seed) stacked on a leading axis of the
+    state, the batches and the keys; see jaxgen.train.replicas.
+    """
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: pathlib.Path):
         from jaxgen.tasks import build_task
 
         self.config = config
         self.workdir = workdir
+        self.seeds = replicas.parse_seeds(config.get("seeds", ""), config.seed)
         self.task = build_task(config)
         self.mesh = sharding.data_mesh()
         self.replicated = sharding.replicated(self.mesh)
-        self.batch_sharding = sharding.batch_sharding(self.mesh, self.task.batch_axis)
+        batch_axis = self.task.batch_axis + (1 if self.seeds else 0)
+        self.batch_sharding = sharding.batch_sharding(self.mesh, batch_axis)
         self.tx = make_optimizer(config, getattr(self.task, "param_labels", None))
-        init_key, self.train_key = jax.random.split(jax.random.key(config.seed))
-        params = jax.jit(self.task.init_params, out_shardings=self.replicated)(init_key)
-        self.state = jax.device_put(init_state(params, self.tx), self.replicated)
+        step_fn = make_train_step(self.task.loss, self.tx)
+
+        def fresh_state(init_key):
+            return init_state(self.task.init_params(init_key), self.tx)
+
+        if self.seeds:
+            init_key, self.train_key = replicas.replica_keys(self.seeds)
+            fresh_state = jax.vmap(fresh_state)
+            self.step_fn = replicas.replicate_step(step_fn)
+        else:
+            init_key, self.train_key = replicas.run_keys(config.seed)
+            self.step_fn = step_fn
+        self.state = jax.jit(fresh_state, out_shardings=self.replicated)(init_key)
         self.checkpoints = Checkpoints(
             workdir / "checkpoints",
             keep=config.keep_checkpoints,
             best_metric=self.task.best_metric,
             best_mode=self.task.best_mode,
+        )
+
+    def step_key(self, step: int) -> jax.Array:
+        if self.seeds:
+            return replicas.step_keys(self.train_key, step)
+        return jax.random.fold_in(self.train_key, step)
+
+    def train_dataset(self):
+        if self.seeds:
+            return zip_datasets([self.task.train_dataset(s) for s in self.seeds])
+        return self.task.train_dataset(self.config.seed)
+
+    def evaluate(self, params) -> dict[str, float]:
+        """The task's eval numbers; over replicas, their mean and standard deviation."""
+        if not self.seeds:
+            return self.task.evaluate(params)
+        per_replica = [self.task.evaluate(replicas.replica(params, r)) for r in range(len(self.seeds))]
+        return replicas.mean_over_replicas(
+            {name: [m[name] for m in per_replica] for name in per_replica[0]}
         )
 
 
@@ -72,7 +111,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     run = _Run(config, workdir)
     write_config(config, workdir)  # only once the task (and its data) could be built
     task, state, ckpts = run.task, run.state, run.checkpoints
-    data_iterator = iter(task.train_dataset())
+    data_iterator = iter(run.train_dataset())
     writer = MetricWriter(workdir)
 
     start = ckpts.latest_step() or 0
@@ -81,7 +120,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         writer.truncate_after(start)
 
     step_fn = jax.jit(
-        make_train_step(task.loss, run.tx),
+        run.step_fn,
         in_shardings=(run.replicated, run.batch_sharding, run.replicated),
         out_shardings=(run.replicated, run.replicated),
         donate_argnums=0,
@@ -97,8 +136,10 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     def record(step: int, metrics) -> None:
         # Reading the metrics waits for that step; the next one is already dispatched.
         metrics = jax.device_get(metrics)
+        if run.seeds:
+            metrics = replicas.mean_over_replicas(metrics)
         loss = float(metrics["loss"])
-        if not math.isfinite(loss):
+        if not math.isfinite(loss):  # over replicas: the mean is NaN if any replica's is
             kept = ckpts.all_steps()
             raise NonFiniteLossError(
                 f"the loss became {loss} at step {step}; training stopped "
@@ -113,7 +154,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     try:
         for step in range(start, config.steps):
             batch = sharding.to_global(next(data_iterator), run.batch_sharding)
-            state, metrics = step_fn(state, batch, jax.random.fold_in(run.train_key, step))
+            state, metrics = step_fn(state, batch, run.step_key(step))
             if pending is not None:
                 record(*pending)
             pending = (step + 1, metrics)
@@ -124,7 +165,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
                 pending = None
                 eval_metrics = None
                 if evaluate_now:
-                    eval_metrics = task.evaluate(state.params)
+                    eval_metrics = run.evaluate(state.params)
                     writer.write(done, "eval", eval_metrics)
                 ckpts.save(done, state, data_iterator, eval_metrics)
     finally:
@@ -151,18 +192,56 @@ def evaluate(workdir: str | pathlib.Path) -> dict:
     return summary
 
 
+def restore_params(workdir: str | pathlib.Path, step: int | None = None):
+    """The parameters of a run's checkpoint (the newest by default), for analysis in Python.
+
+    With `--config.seeds`, every leaf has a leading replica axis (`replicas.replica(params, r)`
+    takes seed r's)."""
+    workdir = pathlib.Path(workdir)
+    if not (workdir / "config.json").exists():
+        raise UserError(f"{workdir} holds no run (no config.json)")
+    config = ml_collections.ConfigDict(config_lib.read_json(workdir / "config.json"))
+    run = _Run(config, workdir)
+    step = run.checkpoints.latest_step() if step is None else step
+    if step is None:
+        raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
+    params = run.checkpoints.restore(step, run.state).params
+    run.checkpoints.close()
+    return params
+
+
+def _final_report(run: _Run, params, step: int):
+    """The task's report; over replicas, each seed's report in `seedS/` and the statistics."""
+    if not run.seeds:
+        return run.task.report(params, run.workdir)
+    summaries = []
+    for r, seed in enumerate(run.seeds):
+        seed_dir = run.workdir / f"seed{seed}"
+        seed_dir.mkdir(exist_ok=True)
+        seed_params = replicas.replica(params, r)
+        report = run.task.report(seed_params, seed_dir)
+        seed_summary = {
+            "seed": seed,
+            "step": step,
+            **{k: to_plain(v) for k, v in report.summary.items()},
+            "params_fingerprint": params_fingerprint(seed_params),
+        }
+        if _is_main_process():
+            write_report(seed_dir, run.config, seed_summary, report)
+        summaries.append(seed_summary)
+    _, report = replicas.summarize_seeds(run.seeds, summaries)
+    return report
+
+
 def _finish(run: _Run, state: TrainState) -> dict:
     """Final evaluation: figures, summary.json (with params_fingerprint) and report.md."""
-    from jaxgen.train.fingerprint import params_fingerprint
-    from jaxgen.viz.report import write_report
-
-    report = run.task.report(state.params, run.workdir)
+    report = _final_report(run, state.params, int(np.max(state.step)))
     summary = {
         "experiment": run.config.experiment,
         "preset": run.config.preset,
         "dataset": run.config.dataset,
         "seed": run.config.seed,
-        "step": int(state.step),
+        "step": int(np.max(state.step)),
         "best_checkpoint_step": run.checkpoints.best_step(),
         **{k: to_plain(v) for k, v in report.summary.items()},
         "params_fingerprint": params_fingerprint(state.params),

@@ -12,7 +12,8 @@ import ml_collections
 import optax
 
 PyTree = Any
-LossFn = Callable[[PyTree, dict, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
+# loss(params, batch, key, step) -> (scalar, aux); `step` is the number of steps already taken.
+LossFn = Callable[[PyTree, dict, jax.Array, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
 
 
 @flax.struct.dataclass
@@ -67,7 +68,7 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
 
     def step(state: TrainState, batch: dict, key: jax.Array):
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, aux), grads = grad_fn(state.params, batch, key)
+        (loss, aux), grads = grad_fn(state.params, batch, key, state.step)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}

@@ -48,6 +48,43 @@ def image_rows(
     return _save(fig, path)
 
 
+def image_grid(
+    images_NxHxWxC: np.ndarray,
+    rows: int,
+    columns: int,
+    path: pathlib.Path,
+    title: str = "",
+    row_labels: Sequence[str] | None = None,
+    column_labels: Sequence[str] | None = None,
+) -> pathlib.Path:
+    """A rows x columns grid of N = rows * columns images in row-major order, optional labels.
+
+    Image k sits in row k // columns, column k % columns. Row labels go on the left, column
+    labels along the top, one per row or column.
+    """
+    images = np.asarray(images_NxHxWxC)
+    if images.ndim != 4 or len(images) != rows * columns:
+        raise ValueError(f"need {rows}*{columns} images of shape HxWxC; got {images.shape}")
+    for name, labels, count in (("row", row_labels, rows), ("column", column_labels, columns)):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{len(labels)} {name} labels for {count} {name}s")
+    _, h, w, _ = images.shape
+    fig, ax = plt.subplots(figsize=(max(columns * 0.6, 2.0), max(rows * 0.6 * h / w, 1.0)))
+    ax.imshow(tile(images, columns), cmap="gray", vmin=0, vmax=1)
+    # Ticks at cell centres; tile leaves a 1-pixel gap after each cell.
+    ax.set_yticks([r * (h + 1) + (h - 1) / 2 for r in range(rows)] if row_labels else [])
+    ax.set_xticks([c * (w + 1) + (w - 1) / 2 for c in range(columns)] if column_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels, fontsize=7)
+    if column_labels:
+        ax.set_xticklabels(column_labels, fontsize=7)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
 def scatter_codes(
     points_Nx2: np.ndarray, labels_N: np.ndarray | None, path: pathlib.Path, title: str
 ) -> pathlib.Path:

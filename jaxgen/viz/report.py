@@ -39,10 +39,11 @@ def write_report(
 ) -> pathlib.Path:
     """Writes workdir/report.md."""
     devices = jax.devices()
+    seeds = f"seeds {summary['seeds']}" if "seeds" in summary else f"seed {summary['seed']}"
     lines = [
         f"# {config.experiment} ({config.preset})",
         "",
-        f"- data set: `{config.dataset}`; seed {config.seed}; {summary['step']} steps of batch "
+        f"- data set: `{config.dataset}`; {seeds}; {summary['step']} steps of batch "
         f"{config.batch_size}",
         f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
         f" jax {jax.__version__}; python {platform.python_version()}",
