@@ -6,8 +6,14 @@ from jaxgen.tasks.vae import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):
-    config = vae_config(batch_size=64, learning_rate=1e-3, lr_schedule="cosine", steps=2000,
-                        nll_samples=100, eval_nll_samples=10)
+    config = vae_config(
+        batch_size=64,
+        learning_rate=1e-3,
+        lr_schedule="cosine",
+        steps=2000,
+        nll_samples=100,
+        eval_nll_samples=10,
+    )
     config.model.update(kind="conv", channels=(32, 64), latent_size=16)
     config.objective.update(likelihood="gaussian_learned", binarize="none")
     if preset == "smoke":

@@ -59,8 +59,7 @@ def smoke(config: ml_collections.ConfigDict, steps: int, batch_size: int, **over
         eval_every=half,
         checkpoint_every=half,
         log_every=max(half // 2, 1),
-        dataset="digits",
-        **overrides,
+        **{"dataset": "digits", **overrides},
     )
 
 

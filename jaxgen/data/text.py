@@ -189,6 +189,11 @@ class _WindowBatch:
         return {"inputs": chunk[:, :-1], "targets": chunk[:, 1:]}
 
 
+def windows_per_epoch(num_ids: int, batch_size: int, seq_len: int) -> int:
+    """How many batches `tbptt_dataset` gives before its streams start again (one epoch)."""
+    return _stream_layout(num_ids, batch_size, seq_len)[0]
+
+
 def tbptt_dataset(
     ids: np.ndarray,
     batch_size: int,

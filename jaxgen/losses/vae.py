@@ -69,7 +69,8 @@ def binarize(key: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def kl_weight(objective: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:
-    """beta, ramped linearly from 0 over the first `kl_warmup_steps` steps (no ramp when 0)."""
+    """beta, ramped linearly over the first `kl_warmup_steps` steps: beta * min(1, (step+1)/W)
+    (no ramp when W is 0)."""
     if not objective.kl_warmup_steps:
         return jnp.asarray(objective.beta, jnp.float32)
     ramp = jnp.minimum(1.0, (step + 1) / objective.kl_warmup_steps)
@@ -90,6 +91,8 @@ def validate_objective(objective: ml_collections.ConfigDict) -> None:
         raise ValueError("objective.num_samples must be at least 1")
     if objective.kind == "iwae" and objective.beta != 1.0:
         raise ValueError("the IWAE bound has no beta; use objective.kind='elbo' for a beta-VAE")
+    if objective.kind == "iwae" and objective.kl_warmup_steps:
+        raise ValueError("the IWAE bound has no KL term to warm up; set kl_warmup_steps=0")
 
 
 def make_log_weights(model, likelihood: str):

@@ -44,7 +44,9 @@ class VAE(nn.Module):
         """(mean, logvar) of q(z | x), each (B, latent_size)."""
         if self.num_classes:
             b, h, w, _ = x_BxHxWxC.shape
-            y = jnp.broadcast_to(self._one_hot(label_B)[:, None, None, :], (b, h, w, self.num_classes))
+            y = jnp.broadcast_to(
+                self._one_hot(label_B)[:, None, None, :], (b, h, w, self.num_classes)
+            )
             x_BxHxWxC = jnp.concatenate([x_BxHxWxC, y], axis=-1)
         code, _ = self.network.encode(x_BxHxWxC)
         mean, logvar = jnp.split(code, 2, axis=-1)

@@ -7,6 +7,10 @@ A task is built from a config and provides:
   batch_axis: the batch axis of those arrays (1 when a leading axis holds replicas)
   evaluate(params) -> dict of eval numbers (periodic; ranks checkpoints by best_metric/best_mode)
   report(params, workdir) -> viz.report.Report (final numbers with protocol, figures)
+and optionally:
+  param_labels(params), group_learning_rates: optimizer groups (own Adam and clipping each)
+  initial_carry() -> pytree carried from batch to batch in the train state (truncated BPTT);
+      then loss(params, batch, key, step, carry) -> (scalar, (aux dict, new carry))
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ TASKS = {
     "compression": ("jaxgen.tasks.compression", "CompressionTask"),
     "anomaly": ("jaxgen.tasks.anomaly", "AnomalyTask"),
     "vae": ("jaxgen.tasks.vae", "VAETask"),
+    "language_model": ("jaxgen.tasks.language_model", "LanguageModelTask"),
 }
 
 

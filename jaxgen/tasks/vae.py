@@ -92,8 +92,9 @@ def binarized(split: Split, key_seed: int) -> Split:
     """The split binarized once with a fixed key (pixels 0 or 255)."""
     x = jnp.asarray(split.pixels())
     bits = np.asarray(binarize(jax.random.key(key_seed), x))
-    return Split(split.dataset, split.split, (bits * 255).astype(np.uint8), split.labels_N,
-                 split.num_classes)
+    return Split(
+        split.dataset, split.split, (bits * 255).astype(np.uint8), split.labels_N, split.num_classes
+    )
 
 
 def _chunks(n: int, size: int = EVAL_BATCH):
@@ -173,8 +174,14 @@ class VAETask:
             "latent_size": config.model.latent_size,
             "test_examples": len(self.test_images),
         }
-        sections = [("Likelihood", self._likelihood_protocol(k) + "\n\n" + markdown_table(
-            ["metric", "value"], [[name, v] for name, v in summary.items()]))]
+        sections = [
+            (
+                "Likelihood",
+                self._likelihood_protocol(k)
+                + "\n\n"
+                + markdown_table(["metric", "value"], [[name, v] for name, v in summary.items()]),
+            )
+        ]
         sections += self._figures(params, workdir, mean, kl_per_unit)
         records = read_metrics(workdir, "train")
         if records:
@@ -202,16 +209,19 @@ class VAETask:
 
     def encode(self, params, images, labels) -> tuple[np.ndarray, np.ndarray]:
         """(mean, logvar) of q(z | x) for every image."""
-        parts = [self._encode(params, jnp.asarray(images[s]), jnp.asarray(labels[s]))
-                 for s in _chunks(len(images))]
+        parts = [
+            self._encode(params, jnp.asarray(images[s]), jnp.asarray(labels[s]))
+            for s in _chunks(len(images))
+        ]
         return tuple(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(2))
 
     def decode(self, params, codes, labels=None) -> np.ndarray:
         """E[x | z] in pixel space for every code (labels default to class 0)."""
         labels = np.zeros(len(codes), np.int32) if labels is None else np.asarray(labels, np.int32)
         parts = [
-            np.asarray(self._mean_image(params, jnp.asarray(codes[s], jnp.float32),
-                                        jnp.asarray(labels[s])))
+            np.asarray(
+                self._mean_image(params, jnp.asarray(codes[s], jnp.float32), jnp.asarray(labels[s]))
+            )
             for s in _chunks(len(codes))
         ]
         return np.concatenate(parts)
@@ -247,12 +257,21 @@ class VAETask:
         sample_labels = np.repeat(np.arange(max(self.num_classes, 1)), 64)[:64] % max(
             self.num_classes, 1
         )
-        figures.image_grid(self.decode(params, prior, sample_labels), 8, 8,
-                           workdir / "samples.png", "E[x | z] for z ~ N(0, I)")
+        figures.image_grid(
+            self.decode(params, prior, sample_labels),
+            8,
+            8,
+            workdir / "samples.png",
+            "E[x | z] for z ~ N(0, I)",
+        )
         n = 12
         recon = self.decode(params, mean[:n], labels[:n])
-        figures.image_rows([x[:n], recon[:n]], ["test input", "E[x | mean code]"],
-                           workdir / "reconstructions.png", "reconstructions")
+        figures.image_rows(
+            [x[:n], recon[:n]],
+            ["test input", "E[x | mean code]"],
+            workdir / "reconstructions.png",
+            "reconstructions",
+        )
         body = ["![samples](samples.png)", "![reconstructions](reconstructions.png)"]
         sections.append(("Samples and reconstructions", "\n\n".join(body)))
 
@@ -260,42 +279,66 @@ class VAETask:
         i, j = 0, int(np.argmax(labels != labels[0]))
         strips = [latent.lerp(mean[i], mean[j], 10), latent.slerp(mean[i], mean[j], 10)]
         rows = [self.decode(params, s, np.full(10, labels[i])) for s in strips]
-        figures.image_rows(rows, ["linear", "spherical"], workdir / "interpolation.png",
-                           f"test image {i} to test image {j}")
+        figures.image_rows(
+            rows,
+            ["linear", "spherical"],
+            workdir / "interpolation.png",
+            f"test image {i} to test image {j}",
+        )
         sections.append(("Interpolation", "![interpolation](interpolation.png)"))
 
         units = latent.top_units_by_kl(kl_per_unit, min(8, z_size))
         values = np.linspace(-3.0, 3.0, 9)
         codes = latent.traversal_codes(mean[i], units, values)
-        images = self.decode(params, codes.reshape(-1, z_size), np.full(codes[..., 0].size,
-                                                                        labels[i]))
-        figures.image_grid(images, len(units), len(values), workdir / "traversals.png",
-                           "one unit at a time around a test code (units by mean KL)",
-                           [f"z{u}" for u in units], [f"{v:+.1f}" for v in values])
-        sections.append((
-            "Traversals",
-            "Each row sets one latent unit to -3 ... +3 with the others at the code of test image "
-            f"{i}; rows are the {len(units)} units with the largest mean KL on the test split."
-            "\n\n![traversals](traversals.png)",
-        ))
+        images = self.decode(
+            params, codes.reshape(-1, z_size), np.full(codes[..., 0].size, labels[i])
+        )
+        figures.image_grid(
+            images,
+            len(units),
+            len(values),
+            workdir / "traversals.png",
+            "one unit at a time around a test code (units by mean KL)",
+            [f"z{u}" for u in units],
+            [f"{v:+.1f}" for v in values],
+        )
+        sections.append(
+            (
+                "Traversals",
+                "Each row sets one latent unit to -3 ... +3 with the others at the code of test "
+                f"image {i}; rows are the {len(units)} units with the largest mean KL on the test split."
+                "\n\n![traversals](traversals.png)",
+            )
+        )
         sections.append(self._attribute_vectors(params, workdir, mean))
 
         if z_size == 2:
             grid = latent.normal_quantile_grid(15)
-            figures.image_grid(self.decode(params, grid), 15, 15, workdir / "manifold.png",
-                               "decoded normal-quantile grid over the 2-D latent space")
-            figures.scatter_codes(mean, labels, workdir / "codes_2d.png",
-                                  "test codes (means of q(z | x))")
-            sections.append(("2-D latent space",
-                             "![manifold](manifold.png)\n\n![codes](codes_2d.png)"))
+            figures.image_grid(
+                self.decode(params, grid),
+                15,
+                15,
+                workdir / "manifold.png",
+                "decoded normal-quantile grid over the 2-D latent space",
+            )
+            figures.scatter_codes(
+                mean, labels, workdir / "codes_2d.png", "test codes (means of q(z | x))"
+            )
+            sections.append(
+                ("2-D latent space", "![manifold](manifold.png)\n\n![codes](codes_2d.png)")
+            )
         if config.model.conditional:
             styles = np.asarray(jax.random.normal(jax.random.fold_in(key, 1), (8, z_size)))
             grid_codes = np.tile(styles, (self.num_classes, 1))
             grid_labels = np.repeat(np.arange(self.num_classes), len(styles))
-            figures.image_grid(self.decode(params, grid_codes, grid_labels), self.num_classes,
-                               len(styles), workdir / "class_by_style.png",
-                               "conditional samples: rows are classes, columns share a style z",
-                               [str(c) for c in range(self.num_classes)])
+            figures.image_grid(
+                self.decode(params, grid_codes, grid_labels),
+                self.num_classes,
+                len(styles),
+                workdir / "class_by_style.png",
+                "conditional samples: rows are classes, columns share a style z",
+                [str(c) for c in range(self.num_classes)],
+            )
             sections.append(("Conditional generation", "![class by style](class_by_style.png)"))
         return sections
 
@@ -306,21 +349,29 @@ class VAETask:
         scales = np.linspace(-2.0, 2.0, 7)
         base = mean[:6]
         rows, strip_rows, names = [], [], []
-        for name, measure in (("ink mass", image_attributes.ink_mass),
-                              ("slant", image_attributes.slant)):
+        for name, measure in (
+            ("ink mass", image_attributes.ink_mass),
+            ("slant", image_attributes.slant),
+        ):
             vector = latent.attribute_vector(mean, image_attributes.split_by_median(measure(x)))
             codes = latent.apply_attribute(base, vector, scales)  # (6, S, Z)
-            images = self.decode(params, codes.reshape(-1, codes.shape[-1]),
-                                 np.repeat(labels[:6], len(scales)))
+            images = self.decode(
+                params, codes.reshape(-1, codes.shape[-1]), np.repeat(labels[:6], len(scales))
+            )
             measured = measure(images).reshape(len(base), len(scales)).mean(axis=0)
             rows.append([name, *measured])
             strip_rows.append(images)
             names.append(name)
         for name, images in zip(names, strip_rows, strict=True):
-            figures.image_grid(images, len(base), len(scales),
-                               workdir / f"attribute_{name.replace(' ', '_')}.png",
-                               f"code + s * ({name} vector)", None,
-                               [f"s={s:+.1f}" for s in scales])
+            figures.image_grid(
+                images,
+                len(base),
+                len(scales),
+                workdir / f"attribute_{name.replace(' ', '_')}.png",
+                f"code + s * ({name} vector)",
+                None,
+                [f"s={s:+.1f}" for s in scales],
+            )
         text = (
             "The attribute vector is the mean code of test images above the attribute's median "
             "minus the mean code of those below (attributes measured on the images: ink mass = "

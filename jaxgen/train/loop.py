@@ -17,9 +17,9 @@ import numpy as np
 import tqdm
 
 from jaxgen import config as config_lib
+from jaxgen.data.pipeline import zip_datasets
 from jaxgen.errors import NonFiniteLossError, UserError
 from jaxgen.train import replicas, sharding
-from jaxgen.data.pipeline import zip_datasets
 from jaxgen.train.checkpoint import Checkpoints
 from jaxgen.train.fingerprint import params_fingerprint
 from jaxgen.train.logging import MetricWriter, to_plain
@@ -63,11 +63,17 @@ class _Run:
         self.replicated = sharding.replicated(self.mesh)
         batch_axis = self.task.batch_axis + (1 if self.seeds else 0)
         self.batch_sharding = sharding.batch_sharding(self.mesh, batch_axis)
-        self.tx = make_optimizer(config, getattr(self.task, "param_labels", None))
-        step_fn = make_train_step(self.task.loss, self.tx)
+        self.tx = make_optimizer(
+            config,
+            getattr(self.task, "param_labels", None),
+            getattr(self.task, "group_learning_rates", None),
+        )
+        carries_state = hasattr(self.task, "initial_carry")
+        step_fn = make_train_step(self.task.loss, self.tx, carries_state)
 
         def fresh_state(init_key):
-            return init_state(self.task.init_params(init_key), self.tx)
+            carry = self.task.initial_carry() if carries_state else ()
+            return init_state(self.task.init_params(init_key), self.tx, carry)
 
         if self.seeds:
             init_key, self.train_key = replicas.replica_keys(self.seeds)
@@ -98,7 +104,9 @@ class _Run:
         """The task's eval numbers; over replicas, their mean and standard deviation."""
         if not self.seeds:
             return self.task.evaluate(params)
-        per_replica = [self.task.evaluate(replicas.replica(params, r)) for r in range(len(self.seeds))]
+        per_replica = [
+            self.task.evaluate(replicas.replica(params, r)) for r in range(len(self.seeds))
+        ]
         return replicas.mean_over_replicas(
             {name: [m[name] for m in per_replica] for name in per_replica[0]}
         )
@@ -110,7 +118,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     check_workdir(config, workdir)
     run = _Run(config, workdir)
     write_config(config, workdir)  # only once the task (and its data) could be built
-    task, state, ckpts = run.task, run.state, run.checkpoints
+    state, ckpts = run.state, run.checkpoints
     data_iterator = iter(run.train_dataset())
     writer = MetricWriter(workdir)
 

@@ -23,55 +23,73 @@ class TrainState:
     step: jax.Array
     params: PyTree
     opt_state: PyTree
+    carry: PyTree = ()  # what a task carries from batch to batch (truncated BPTT); () if nothing
 
 
 def _adam(config: ml_collections.ConfigDict, learning_rate: float):
-    if config.get("lr_schedule", "constant") == "cosine":
-        return optax.adam(optax.cosine_decay_schedule(learning_rate, max(config.steps, 1)))
-    if config.get("lr_schedule", "constant") != "constant":
+    """Global-norm clipping (when `grad_clip_norm` > 0), then Adam at `learning_rate` with the
+    config's schedule."""
+    schedule = config.get("lr_schedule", "constant")
+    if schedule == "cosine":
+        learning_rate = optax.cosine_decay_schedule(learning_rate, max(config.steps, 1))
+    elif schedule != "constant":
         raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
+    if config.get("grad_clip_norm", 0.0):
+        return optax.chain(
+            optax.clip_by_global_norm(config.grad_clip_norm), optax.adam(learning_rate)
+        )
     return optax.adam(learning_rate)
 
 
 def make_optimizer(
-    config: ml_collections.ConfigDict, param_labels: Callable | None = None
+    config: ml_collections.ConfigDict,
+    param_labels: Callable | None = None,
+    group_learning_rates: dict[str, float] | None = None,
 ) -> optax.GradientTransformation:
     """Adam with the config's `learning_rate`, optional cosine decay and global-norm clipping.
 
-    With `param_labels` (params -> pytree of group names) and a `group_learning_rates` config
-    block, each group gets its own Adam at its own rate (the PCA experiment gives its linear
-    autoencoders a higher one than its convolutional ones).
+    With `param_labels` (params -> pytree of group names), each group gets its own clipping and
+    Adam at its own rate, from `group_learning_rates` or else the config block of that name (the
+    PCA experiment gives its linear autoencoders a higher rate than its convolutional ones; a
+    bank of language models clips each model's gradient by its own norm).
     """
-    parts = []
-    if config.get("grad_clip_norm", 0.0):
-        parts.append(optax.clip_by_global_norm(config.grad_clip_norm))
-    if param_labels is not None and "group_learning_rates" in config:
-        rates = config.group_learning_rates
-        parts.append(
-            optax.multi_transform({g: _adam(config, lr) for g, lr in rates.items()}, param_labels)
-        )
-    else:
-        parts.append(_adam(config, config.learning_rate))
-    return optax.chain(*parts)
+    if param_labels is None:
+        return _adam(config, config.learning_rate)
+    rates = group_learning_rates or dict(config.group_learning_rates)
+    return optax.multi_transform({g: _adam(config, lr) for g, lr in rates.items()}, param_labels)
 
 
-def init_state(params: PyTree, tx: optax.GradientTransformation) -> TrainState:
+def init_state(params: PyTree, tx: optax.GradientTransformation, carry: PyTree = ()) -> TrainState:
     """A fresh train state at step 0."""
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+    return TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), carry=carry
+    )
 
 
-def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
+def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, carries_state: bool = False):
     """Returns the pure `step(state, batch, key) -> (state, metrics)` for a loss function.
 
-    `metrics` holds the loss and the loss function's aux scalars, all float32.
+    `metrics` holds the loss and the loss function's aux scalars, all float32. With
+    `carries_state`, the loss is `loss(params, batch, key, step, carry) -> (loss, (aux, carry))`
+    and the returned carry replaces `state.carry` (truncated BPTT's hidden state).
     """
 
     def step(state: TrainState, batch: dict, key: jax.Array):
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, aux), grads = grad_fn(state.params, batch, key, state.step)
+        if carries_state:
+
+            def loss(params):
+                value, (aux, carry) = loss_fn(params, batch, key, state.step, state.carry)
+                return value, (aux, carry)
+
+            (value, (aux, carry)), grads = jax.value_and_grad(loss, has_aux=True)(state.params)
+        else:
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (value, aux), grads = grad_fn(state.params, batch, key, state.step)
+            carry = state.carry
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+        metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+        return new_state.replace(carry=carry), metrics
 
     return step

@@ -110,13 +110,16 @@ def curves(
 ) -> pathlib.Path:
     """Several y-series against one x, with markers."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
+    few = len(x) <= 30  # markers and a tick per point only while they stay readable
     for name, ys in series.items():
-        ax.plot(x, ys, marker="o", label=name)
+        style = "--" if "(init)" in name else "-"
+        ax.plot(x, ys, style, marker="o" if few else None, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
-    ax.set_xticks(list(x))
+    if len(x) <= 12:
+        ax.set_xticks(list(x))
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=9)
