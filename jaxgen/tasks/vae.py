@@ -306,7 +306,8 @@ class VAETask:
             (
                 "Traversals",
                 "Each row sets one latent unit to -3 ... +3 with the others at the code of test "
-                f"image {i}; rows are the {len(units)} units with the largest mean KL on the test split."
+                f"image {i}; rows are the {len(units)} units with the largest mean KL on the test "
+                "split."
                 "\n\n![traversals](traversals.png)",
             )
         )
