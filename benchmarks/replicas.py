@@ -9,9 +9,11 @@ batch 128 per replica, R in {2, 4, 8}: examples/s summed over replicas of
   (dispatch is asynchronous, so consecutive calls of independent replicas may overlap);
 - `sequential_blocking`: the same, waiting for each call (no overlap between replicas);
 - `replicated_groups` (R > 4): `replicate_step` called once per group of 4 replicas, each
-  group its own stacked state (a loop-level alternative, not a `replicate_step`);
-- `*_flat_loss`: all again with the loss's per-pixel work on (B, 784) instead of
-  (B, 28, 28, 1) arrays (same numbers), to separate the loss's lowering from the replica axis.
+  group its own stacked state (a loop-level alternative, not a `replicate_step`).
+
+The losses are jaxgen's own (`make_vae_loss`, `make_autoencoder_loss`), which now do their
+per-pixel work on flattened (B, 784) operands (`jaxgen.losses.vae`,
+`jaxgen.losses.reconstruction`), so there is no separate flat-loss contender.
 
 Each contender runs for the same number of steps in every round, the rounds interleave all of
 them (rotating start), and ratios are medians over rounds of the per-round ratio. Before
@@ -19,7 +21,9 @@ timing, the script checks that every replica of `replicate_step` ends, after a f
 the parameters of a separate single-step run (rtol 1e-5).
 
 A diagnostics section times the pieces the explanation rests on: a batched matmul against R
-separate ones, and the loss's reduction over (R, B, 28, 28, 1) against (R, B * 784).
+separate ones, and a per-pixel reduction over (R, B, 28, 28, 1) against (R, B * 784) (XLA:CPU
+vectorises along the last axis; why jaxgen's losses flatten). The HLO counts of the single and
+the replicated step are reported per model.
 
     python benchmarks/replicas.py [--quick] [--rounds N] [--steps N]
 
@@ -46,6 +50,7 @@ from jaxgen.losses.autoencoder import make_autoencoder_loss
 from jaxgen.models.autoencoders import build_autoencoder
 from jaxgen.models.vae import build_vae
 from jaxgen.tasks.autoencoder import model_config, objective_config
+from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 from jaxgen.train import replicas
 from jaxgen.train.state import init_state, make_optimizer, make_train_step
 
@@ -59,49 +64,19 @@ def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def vae_model_and_losses():
-    """The 784-400-20 Bernoulli VAE, its jaxgen loss and the same loss on flattened pixels."""
-    objective = ml_collections.ConfigDict(
-        dict(
-            kind="elbo",
-            num_samples=1,
-            beta=1.0,
-            kl_warmup_steps=0,
-            likelihood="bernoulli",
-            gaussian_scale=0.1,
-            binarize="dynamic",
-        )
+def vae_model_and_loss():
+    """The 784-400-20 Bernoulli VAE (ELBO, K=1, dynamic binarization) and its jaxgen loss."""
+    objective = vae_objective_config()
+    model = build_vae(
+        vae_model_config("dense", hidden=(400,), latent_size=20), objective, IMAGE_SHAPE
     )
-    block = model_config("dense", hidden=(400,), latent_size=20, conditional=False)
-    model = build_vae(block, objective, IMAGE_SHAPE)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from vae_step import flat_vae_loss
-
-    return model, vae_losses.make_vae_loss(model, objective), flat_vae_loss(model, objective)
+    return model, vae_losses.make_vae_loss(model, objective)
 
 
-def flat_autoencoder_bce_loss(model):
-    """`make_autoencoder_loss` for reconstruction="bce", output="sigmoid" and nothing else, with
-    the per-pixel work and the means over (B, 784) arrays."""
-
-    def loss_fn(params, batch, key, step=None):
-        x = batch["image"]
-        z, switches = model.apply(params, x, method="encode")
-        logits = model.apply(params, z, switches, method="decode").reshape(x.shape[0], -1)
-        x_BxD = x.reshape(x.shape[0], -1)
-        bce = jnp.maximum(logits, 0.0) - x_BxD * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-        rec = jnp.mean(bce)
-        mse = jnp.mean(jnp.square(jax.nn.sigmoid(logits) - x_BxD))
-        return rec, {"reconstruction": rec, "mse": mse}
-
-    return loss_fn
-
-
-def ae_model_and_losses():
-    """The dense 784-256-16 autoencoder, its jaxgen BCE loss and the flattened one."""
+def ae_model_and_loss():
+    """The dense 784-256-16 autoencoder and its jaxgen BCE loss."""
     model = build_autoencoder(model_config("dense", hidden=(256,), code_size=16), IMAGE_SHAPE)
-    loss = make_autoencoder_loss(model, objective_config(reconstruction="bce"))
-    return model, loss, flat_autoencoder_bce_loss(model)
+    return model, make_autoencoder_loss(model, objective_config(reconstruction="bce"))
 
 
 def init_params(model, seed: int):
@@ -206,24 +181,21 @@ def state_megabytes(state) -> float:
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) / 2**20
 
 
-def bench_model(name, model, loss, flat_loss, tx, num: int, rounds: int, steps: int) -> dict:
+def bench_model(name, model, loss, tx, num: int, rounds: int, steps: int) -> dict:
     batches = [make_batch(100 + r) for r in range(num)]
     keys = list(jax.random.split(jax.random.key(1), num))
+    step_fn = make_train_step(loss, tx)
+    rep = replicas.replicate_step(step_fn)
     contenders = {}
-    for label, fn in (("", loss), ("_flat_loss", flat_loss)):
-        step_fn = make_train_step(fn, tx)
-        states = [init_state(init_params(model, r), tx) for r in range(num)]
-        rep = replicas.replicate_step(step_fn)
-        contenders[f"replicated{label}"] = Replicated(rep, states, batches, keys, num)
-        if num > GROUP:
-            states = [init_state(init_params(model, r), tx) for r in range(num)]
-            contenders[f"replicated_groups{label}"] = Replicated(rep, states, batches, keys, GROUP)
-        states = [init_state(init_params(model, r), tx) for r in range(num)]
-        contenders[f"sequential{label}"] = Sequential(step_fn, states, batches, keys)
     states = [init_state(init_params(model, r), tx) for r in range(num)]
-    contenders["sequential_blocking"] = Sequential(
-        make_train_step(loss, tx), states, batches, keys, blocking=True
-    )
+    contenders["replicated"] = Replicated(rep, states, batches, keys, num)
+    if num > GROUP:
+        states = [init_state(init_params(model, r), tx) for r in range(num)]
+        contenders["replicated_groups"] = Replicated(rep, states, batches, keys, GROUP)
+    states = [init_state(init_params(model, r), tx) for r in range(num)]
+    contenders["sequential"] = Sequential(step_fn, states, batches, keys)
+    states = [init_state(init_params(model, r), tx) for r in range(num)]
+    contenders["sequential_blocking"] = Sequential(step_fn, states, batches, keys, blocking=True)
     times = interleaved(contenders, rounds, steps)
     examples = steps * num * BATCH
     out = {
@@ -235,15 +207,8 @@ def bench_model(name, model, loss, flat_loss, tx, num: int, rounds: int, steps: 
 
     out["ratio_replicated_over_sequential"] = ratio("replicated", "sequential")
     out["ratio_replicated_over_sequential_blocking"] = ratio("replicated", "sequential_blocking")
-    out["ratio_flat_loss_replicated_over_sequential"] = ratio(
-        "replicated_flat_loss", "sequential_flat_loss"
-    )
-    out["speedup_flat_loss_replicated"] = ratio("replicated_flat_loss", "replicated")
     if num > GROUP:
         out[f"ratio_groups_of_{GROUP}_over_sequential"] = ratio("replicated_groups", "sequential")
-        out[f"ratio_flat_loss_groups_of_{GROUP}_over_sequential"] = ratio(
-            "replicated_groups_flat_loss", "sequential_flat_loss"
-        )
     out["stacked_state_MiB"] = round(state_megabytes(contenders["replicated"].states), 1)
     log(f"{name} R={num}: " + json.dumps(out))
     return out
@@ -362,27 +327,22 @@ def main() -> None:
     counts = (2, 8) if args.quick else REPLICAS
     tx = make_optimizer(ml_collections.ConfigDict(dict(learning_rate=1e-3, steps=10**6)))
     models = {
-        "vae_784_400_20": vae_model_and_losses(),
-        "dense_ae_784_256_16": ae_model_and_losses(),
+        "vae_784_400_20": vae_model_and_loss(),
+        "dense_ae_784_256_16": ae_model_and_loss(),
     }
 
     checks = {}
-    for name, (model, loss, flat_loss) in models.items():
-        for label, fn in (("", loss), ("_flat_loss", flat_loss)):
-            worst = check_replicate_step(model, fn, tx, num=4)
-            checks[f"{name}{label}_params_max_rel_diff_R4_3_steps"] = worst
+    for name, (model, loss) in models.items():
+        worst = check_replicate_step(model, loss, tx, num=4)
+        checks[f"{name}_params_max_rel_diff_R4_3_steps"] = worst
     log("replicate_step matches separate single steps: " + json.dumps(checks))
 
     results = {}
-    for name, (model, loss, flat_loss) in models.items():
+    for name, (model, loss) in models.items():
         results[name] = {
-            f"R{num}": bench_model(name, model, loss, flat_loss, tx, num, rounds, steps)
-            for num in counts
+            f"R{num}": bench_model(name, model, loss, tx, num, rounds, steps) for num in counts
         }
-        results[name]["hlo"] = {
-            "jaxgen_loss": hlo_facts(model, loss, tx, max(counts)),
-            "flat_loss": hlo_facts(model, flat_loss, tx, max(counts)),
-        }
+        results[name]["hlo"] = {"jaxgen_loss": hlo_facts(model, loss, tx, max(counts))}
     print(
         json.dumps(
             {

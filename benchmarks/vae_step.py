@@ -5,19 +5,19 @@ Bernoulli logits; loss = -ELBO with the analytic KL, one reparametrized sample, 
 binarization; Adam 1e-3; batch 128. The same model, loss and optimizer are written in PyTorch
 eager with `torch.set_num_threads` equal to the number of cores XLA's CPU client uses.
 
-Contenders, timed interleaved in one process (every round runs each of them for the same
-number of steps, the starting contender rotating), medians over rounds:
+The per-pixel Bernoulli work (dynamic binarization, the log-likelihood and their gradients)
+now runs on (B, 784) operands inside jaxgen's own losses (`jaxgen.losses.vae`), so the
+benchmark has one jaxgen contender and its scanned form. Contenders, timed interleaved in one
+process (every round runs each of them for the same number of steps, the starting contender
+rotating), medians over rounds:
 
 - `jaxgen_plain`: `make_train_step(make_vae_loss(...))` jitted with the state donated.
-- `jaxgen_flat_loss`: the same step with `flat_vae_loss`, a re-lowered but identical loss: the
-  per-pixel work is done on (B, 784) instead of (B, 28, 28, 1) arrays and the Bernoulli term
-  uses one softplus instead of two (see `log_bernoulli_flat`).
-- `jaxgen_flat_loss_scanK`: K steps per jitted call (`make_multi_step`, `lax.scan`).
-- `jaxgen_plain_scanK`: the plain step, K per call.
+- `jaxgen_plain_scanK`: the same step, K per jitted call (`make_multi_step`, `lax.scan`).
 - `torch` (threads = XLA's cores) and `torch_1thread`.
 
-A second, shorter interleaved phase splits one step's time: dispatch (a jitted no-op with the
-same arguments), the loss alone, loss + gradient, and the whole step.
+Before timing, the script checks that K scanned steps end with the parameters of K single
+steps. A second, shorter interleaved phase splits one step's time: dispatch (a jitted no-op
+with the same arguments), the loss alone, loss + gradient, and the whole step.
 
     python benchmarks/vae_step.py [--quick] [--rounds N] [--steps N]
 
@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen.losses import vae as vae_losses
+from jaxgen.losses.vae import make_vae_loss
 from jaxgen.models.vae import build_vae
-from jaxgen.tasks.autoencoder import model_config
+from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 from jaxgen.train.state import init_state, make_optimizer, make_train_step
 
 BATCH = 128
@@ -52,77 +52,6 @@ SCAN_LENGTHS = (4, 16)
 
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
-
-
-def vae_config() -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
-    """The model and objective blocks of the 784-400-20 Bernoulli VAE."""
-    model = model_config("dense", hidden=(400,), latent_size=20, conditional=False)
-    objective = ml_collections.ConfigDict(
-        dict(
-            kind="elbo",
-            num_samples=1,
-            beta=1.0,
-            kl_warmup_steps=0,
-            likelihood="bernoulli",
-            gaussian_scale=0.1,
-            binarize="dynamic",
-        )
-    )
-    return model, objective
-
-
-def log_bernoulli_flat(x_BxD: jax.Array, logits_BxD: jax.Array) -> jax.Array:
-    """log Bernoulli(x; sigmoid(logits)) per example in nats, on (B, D) arrays.
-
-    max(l, 0) - x l + log1p(exp(-|l|)) is -log p (PyTorch's and TensorFlow's BCE-with-logits
-    form): one exp and one log1p per pixel instead of two softplus, exact for large |l| when x is
-    0 or 1 (the first two terms cancel exactly before the small third one is added).
-    """
-    logits = logits_BxD
-    nll = jnp.maximum(logits, 0.0) - x_BxD * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-    return -jnp.sum(nll, axis=-1)
-
-
-def flat_vae_loss(model, objective: ml_collections.ConfigDict):
-    """`jaxgen.losses.vae.make_vae_loss` (ELBO, Bernoulli) with its per-pixel work on (B, 784).
-
-    Same keys, same random draws (bernoulli bits do not depend on the array's shape, checked in
-    `check_flat_loss`), same value to float rounding. XLA:CPU vectorises a loop fusion along its
-    minor dimension; on (B, 28, 28, 1) that dimension has size 1 and every per-pixel op (the
-    Bernoulli draw, the softplus terms and their gradients) runs scalar.
-    """
-    vae_losses.validate_objective(objective)
-    if objective.kind != "elbo" or objective.likelihood != "bernoulli":
-        raise ValueError("flat_vae_loss covers the Bernoulli ELBO only")
-
-    def loss_fn(params, batch, key, step):
-        binarize_key, sample_key = jax.random.split(key)
-        image = batch["image"]
-        x_BxD = image.reshape(image.shape[0], -1)
-        if objective.binarize == "dynamic":
-            x_BxD = vae_losses.binarize(binarize_key, x_BxD)
-        label = batch["label"]
-        sample_keys = jax.random.split(sample_key, objective.num_samples)
-        mean, logvar = model.apply(params, x_BxD.reshape(image.shape), label, method="encode")
-        kl_B = vae_losses.gaussian_kl(mean, logvar)
-
-        def reconstruction(k):
-            z = vae_losses.reparametrize(k, mean, logvar)
-            logits, _ = model.apply(params, z, label, method="decode")
-            return log_bernoulli_flat(x_BxD, logits.reshape(x_BxD.shape))
-
-        log_px_z_B = jnp.mean(jax.vmap(reconstruction)(sample_keys), axis=0)
-        weight = vae_losses.kl_weight(objective, step)
-        loss = jnp.mean(-log_px_z_B + weight * kl_B)
-        aux = {
-            "elbo": jnp.mean(log_px_z_B - kl_B),
-            "reconstruction_nats": -jnp.mean(log_px_z_B),
-            "kl_nats": jnp.mean(kl_B),
-            "kl_weight": weight,
-        }
-        return loss, aux
-
-    return loss_fn
 
 
 def make_multi_step(step_fn: Callable) -> Callable:
@@ -171,35 +100,9 @@ def max_rel_diff(a, b) -> float:
     return max(diffs) / scale
 
 
-def check_flat_loss(model, objective, tx, batches, keys) -> dict:
-    """The flat loss against jaxgen's: same loss value, same parameters after 5 steps, and
-    bernoulli bits independent of the array shape."""
-    x = batches[0]["image"]
-    bits_4d = jax.random.bernoulli(keys[0], x)
-    bits_flat = jax.random.bernoulli(keys[0], x.reshape(BATCH, -1)).reshape(x.shape)
-    assert bool(jnp.all(bits_4d == bits_flat)), "bernoulli bits depend on the shape"
-    params = fresh_params(model)
-    ref_loss = vae_losses.make_vae_loss(model, objective)
-    new_loss = flat_vae_loss(model, objective)
-    l_ref, _ = jax.jit(ref_loss)(params, batches[0], keys[0], 0)
-    l_new, _ = jax.jit(new_loss)(params, batches[0], keys[0], 0)
-    out = {"loss_rel_diff": abs(float(l_new - l_ref)) / abs(float(l_ref))}
-    states = []
-    for loss in (ref_loss, new_loss):
-        step = jax.jit(make_train_step(loss, tx))
-        state = init_state(fresh_params(model), tx)
-        for i in range(5):
-            state, _ = step(state, batches[i % len(batches)], keys[i])
-        states.append(state.params)
-    out["params_max_rel_diff_after_5_steps"] = max_rel_diff(states[1], states[0])
-    np.testing.assert_allclose(float(l_new), float(l_ref), rtol=1e-5)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), *states)
-    return out
-
-
 def check_multi_step(model, objective, tx, batches, keys, k: int) -> float:
     """max relative parameter difference between k scanned steps and k single steps."""
-    step_fn = make_train_step(flat_vae_loss(model, objective), tx)
+    step_fn = make_train_step(make_vae_loss(model, objective), tx)
     single = jax.jit(step_fn)
     state = init_state(fresh_params(model), tx)
     for i in range(k):
@@ -329,8 +232,8 @@ def summarize(times: dict[str, list[float]], reference: str) -> dict:
 
 
 def breakdown(model, objective, tx, batches, keys, rounds: int, steps: int) -> dict:
-    """ms per call, all interleaved: a jitted no-op step (dispatch), and for each loss the loss
-    alone, loss + gradient, and the whole step; plus XLA's flop count and HLO facts."""
+    """ms per call, all interleaved: a jitted no-op step (dispatch), and for jaxgen's loss the
+    loss alone, loss + gradient, and the whole step; plus XLA's flop count and HLO facts."""
     params = fresh_params(model)
 
     def call(fn):
@@ -350,28 +253,26 @@ def breakdown(model, objective, tx, batches, keys, rounds: int, steps: int) -> d
             keys,
         )
     }
-    facts = {}
-    for label, loss in (
-        ("plain", vae_losses.make_vae_loss(model, objective)),
-        ("flat_loss", flat_vae_loss(model, objective)),
-    ):
-        contenders[f"{label}/loss"] = call(jax.jit(lambda p, b, k, f=loss: f(p, b, k, 0)[0]))
-        grad = jax.grad(lambda p, b, k, f=loss: f(p, b, k, 0)[0])
-        contenders[f"{label}/loss_and_grad"] = call(jax.jit(grad))
-        state = init_state(fresh_params(model), tx)
-        step_fn = make_train_step(loss, tx)
-        contenders[f"{label}/step"] = JaxSingle(step_fn, state, batches, keys)
-        compiled = jax.jit(step_fn).lower(state, batches[0], keys[0]).compile()
-        cost = compiled.cost_analysis()
-        cost = cost[0] if isinstance(cost, list) else cost
-        text = compiled.as_text()
-        facts[label] = {
+    loss = make_vae_loss(model, objective)
+    contenders["plain/loss"] = call(jax.jit(lambda p, b, k: loss(p, b, k, 0)[0]))
+    grad = jax.grad(lambda p, b, k: loss(p, b, k, 0)[0])
+    contenders["plain/loss_and_grad"] = call(jax.jit(grad))
+    state = init_state(fresh_params(model), tx)
+    step_fn = make_train_step(loss, tx)
+    contenders["plain/step"] = JaxSingle(step_fn, state, batches, keys)
+    compiled = jax.jit(step_fn).lower(state, batches[0], keys[0]).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    text = compiled.as_text()
+    facts = {
+        "plain": {
             "step_gflop": round(cost.get("flops", float("nan")) / 1e9, 4),
             "hlo_loop_fusions_on_Bx28x28x1": sum(
                 1 for line in text.splitlines() if "kind=kLoop" in line and ",28,28,1]" in line
             ),
             "hlo_while_loops": text.count(" while("),
         }
+    }
     times = interleaved(contenders, rounds, steps)
     out = {name: round(1e3 * statistics.median(ts), 3) for name, ts in times.items()}
     return {"ms_median": out, "hlo": facts}
@@ -391,31 +292,29 @@ def main() -> None:
 
     # XLA:CPU runs one intra-op worker per core it may use; PyTorch gets the same number.
     xla_threads = len(os.sched_getaffinity(0))
-    model_block, objective = vae_config()
-    model = build_vae(model_block, objective, IMAGE_SHAPE)
+    objective = vae_objective_config()  # the ELBO, K=1, beta 1, Bernoulli, dynamic binarization
+    model = build_vae(
+        vae_model_config("dense", hidden=(400,), latent_size=20), objective, IMAGE_SHAPE
+    )
     tx = make_optimizer(ml_collections.ConfigDict(dict(learning_rate=1e-3, steps=10**6)))
     batches = make_batches(8)
     keys = list(jax.random.split(jax.random.key(42), 4096))
 
-    log("checking the flat loss and the multi-step scan against jaxgen's step ...")
-    checks = check_flat_loss(model, objective, tx, batches, keys)
-    checks["multi_step_params_max_rel_diff_k4"] = check_multi_step(
-        model, objective, tx, batches, keys, 4
-    )
+    log("checking the multi-step scan against jaxgen's single step ...")
+    checks = {
+        "multi_step_params_max_rel_diff_k4": check_multi_step(
+            model, objective, tx, batches, keys, 4
+        )
+    }
 
-    plain = make_train_step(vae_losses.make_vae_loss(model, objective), tx)
-    flat = make_train_step(flat_vae_loss(model, objective), tx)
+    plain = make_train_step(make_vae_loss(model, objective), tx)
     contenders: dict[str, Callable[[int], None]] = {
         "jaxgen_plain": JaxSingle(plain, init_state(fresh_params(model), tx), batches, keys),
-        "jaxgen_flat_loss": JaxSingle(flat, init_state(fresh_params(model), tx), batches, keys),
     }
     for k in SCAN_LENGTHS:
-        contenders[f"jaxgen_flat_loss_scan{k}"] = JaxMulti(
-            flat, init_state(fresh_params(model), tx), batches, keys, k
+        contenders[f"jaxgen_plain_scan{k}"] = JaxMulti(
+            plain, init_state(fresh_params(model), tx), batches, keys, k
         )
-    contenders[f"jaxgen_plain_scan{SCAN_LENGTHS[-1]}"] = JaxMulti(
-        plain, init_state(fresh_params(model), tx), batches, keys, SCAN_LENGTHS[-1]
-    )
     torch_run, torch_version = torch_contender(batches, xla_threads)
     contenders["torch"] = torch_run
     contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)

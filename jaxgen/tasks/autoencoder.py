@@ -71,13 +71,14 @@ def make_encode(model):
     return jax.jit(lambda params, x: model.apply(params, x, method="encode")[0])
 
 
-def batched(fn, params, images: np.ndarray) -> np.ndarray:
-    """Applies fn(params, batch) over `images` in chunks of EVAL_BATCH; NumPy out."""
+def batched(fn, params, *arrays: np.ndarray):
+    """Applies fn(params, *chunks) over the leading axis of `arrays` in chunks of EVAL_BATCH;
+    returns fn's output (an array or a pytree of arrays) for all of them, in NumPy."""
     parts = [
-        np.asarray(fn(params, jnp.asarray(images[i : i + EVAL_BATCH])))
-        for i in range(0, len(images), EVAL_BATCH)
+        fn(params, *(jnp.asarray(a[i : i + EVAL_BATCH]) for a in arrays))
+        for i in range(0, len(arrays[0]), EVAL_BATCH)
     ]
-    return np.concatenate(parts)
+    return jax.tree.map(lambda *xs: np.concatenate([np.asarray(x) for x in xs]), *parts)
 
 
 def corrupt_fixed(objective, images: np.ndarray, seed: int) -> np.ndarray:

@@ -145,17 +145,20 @@ class LanguageModelTask:
         # A new epoch moves the streams to new offsets: the carried state no longer applies.
         fresh = step % self.windows == 0
         total, aux, new_carry = 0.0, {}, {}
-        for cell, model in self.models.items():
-            start = jax.tree.map(
-                lambda h: jax.lax.stop_gradient(jnp.where(fresh, jnp.zeros_like(h), h)),
-                carry[cell],
-            )
-            new_carry[cell], logits = model.apply(params[cell], start, batch["inputs"])
-            nll, _ = _cross_entropy(logits, batch["targets"])
-            value = jnp.mean(nll)
+        for cell in self.models:
+            start = jax.tree.map(lambda h: jnp.where(fresh, jnp.zeros_like(h), h), carry[cell])
+            value, new_carry[cell] = self._cell_loss(cell, params[cell], batch, start)
             total = total + value
             aux[f"bpc_{cell}"] = value / LN2
         return total, (aux, new_carry)
+
+    def _cell_loss(self, cell: str, params, batch, carry):
+        """(mean nats per character, final carries) of one cell's model on a TBPTT batch,
+        starting from `carry` with no gradient through it (the truncation)."""
+        carry = jax.lax.stop_gradient(carry)
+        new_carry, logits = self.models[cell].apply(params, carry, batch["inputs"])
+        nll, _ = _cross_entropy(logits, batch["targets"])
+        return jnp.mean(nll), new_carry
 
     def evaluate(self, params) -> dict[str, float]:
         """Held-out bits per character on the first `eval_chars` test characters."""
@@ -241,9 +244,8 @@ class LanguageModelTask:
         model = self.models[cell]
 
         def loss(p, batch, key, step, carry):
-            carry, logits = model.apply(p, carry, batch["inputs"])
-            nll, _ = _cross_entropy(logits, batch["targets"])
-            return jnp.mean(nll), ({}, jax.lax.stop_gradient(carry))
+            value, new_carry = self._cell_loss(cell, p, batch, carry)
+            return value, ({}, new_carry)
 
         tx = make_optimizer(self.config)
         step = jax.jit(make_train_step(loss, tx, carries_state=True), donate_argnums=0)

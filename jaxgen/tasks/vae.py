@@ -9,6 +9,7 @@ the 2-D manifold grid and code scatter, and the conditional VAE's class-by-style
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import pathlib
@@ -26,7 +27,7 @@ from jaxgen.metrics import image_attributes
 from jaxgen.metrics.likelihood import bits_per_dim, importance_sampled_log_likelihood
 from jaxgen.models import latent
 from jaxgen.models.vae import build_vae
-from jaxgen.tasks.autoencoder import EVAL_BATCH, model_config
+from jaxgen.tasks.autoencoder import batched, model_config
 from jaxgen.train.logging import read_metrics
 from jaxgen.viz import figures
 from jaxgen.viz.report import Report, markdown_table
@@ -92,13 +93,7 @@ def binarized(split: Split, key_seed: int) -> Split:
     """The split binarized once with a fixed key (pixels 0 or 255)."""
     x = jnp.asarray(split.pixels())
     bits = np.asarray(binarize(jax.random.key(key_seed), x))
-    return Split(
-        split.dataset, split.split, (bits * 255).astype(np.uint8), split.labels_N, split.num_classes
-    )
-
-
-def _chunks(n: int, size: int = EVAL_BATCH):
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+    return dataclasses.replace(split, images_NxHxWxC=(bits * 255).astype(np.uint8))
 
 
 class VAETask:
@@ -133,7 +128,9 @@ class VAETask:
         log_weights = make_log_weights(self.model, objective.likelihood)
 
         @functools.partial(jax.jit, static_argnames="num_samples")
-        def log_likelihood(params, x, label, key, num_samples):
+        def log_likelihood(params, x, label, index, num_samples):
+            # Each chunk of examples draws from the key folded with its first example's index.
+            key = jax.random.fold_in(jax.random.key(NLL_KEY), index[0])
             return importance_sampled_log_likelihood(
                 lambda k: log_weights(params, x, label, k), key, num_samples
             )
@@ -194,37 +191,18 @@ class VAETask:
 
     def log_likelihood(self, params, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(log p(x) estimate, ELBO) of every test example, in nats, from `num_samples` draws."""
-        key = jax.random.key(NLL_KEY)
-        parts = [
-            self._log_likelihood(
-                params,
-                jnp.asarray(self.test_images[s]),
-                jnp.asarray(self.test_labels[s]),
-                jax.random.fold_in(key, s.start),
-                num_samples,
-            )
-            for s in _chunks(len(self.test_images))
-        ]
-        return tuple(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(2))
+        fn = functools.partial(self._log_likelihood, num_samples=num_samples)
+        index = np.arange(len(self.test_images), dtype=np.int32)
+        return batched(fn, params, self.test_images, self.test_labels, index)
 
     def encode(self, params, images, labels) -> tuple[np.ndarray, np.ndarray]:
         """(mean, logvar) of q(z | x) for every image."""
-        parts = [
-            self._encode(params, jnp.asarray(images[s]), jnp.asarray(labels[s]))
-            for s in _chunks(len(images))
-        ]
-        return tuple(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(2))
+        return batched(self._encode, params, images, labels)
 
     def decode(self, params, codes, labels=None) -> np.ndarray:
         """E[x | z] in pixel space for every code (labels default to class 0)."""
         labels = np.zeros(len(codes), np.int32) if labels is None else np.asarray(labels, np.int32)
-        parts = [
-            np.asarray(
-                self._mean_image(params, jnp.asarray(codes[s], jnp.float32), jnp.asarray(labels[s]))
-            )
-            for s in _chunks(len(codes))
-        ]
-        return np.concatenate(parts)
+        return batched(self._mean_image, params, np.asarray(codes, np.float32), labels)
 
     def _likelihood_protocol(self, k: int) -> str:
         config, objective = self.config, self.config.objective

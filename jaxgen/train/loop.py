@@ -228,32 +228,32 @@ def _final_report(run: _Run, params, step: int):
         seed_dir.mkdir(exist_ok=True)
         seed_params = replicas.replica(params, r)
         report = run.task.report(seed_params, seed_dir)
-        seed_summary = {
-            "seed": seed,
-            "step": step,
-            **{k: to_plain(v) for k, v in report.summary.items()},
-            "params_fingerprint": params_fingerprint(seed_params),
-        }
+        seed_summary = _summary({"seed": seed, "step": step}, report, seed_params)
         if _is_main_process():
             write_report(seed_dir, run.config, seed_summary, report)
         summaries.append(seed_summary)
-    _, report = replicas.summarize_seeds(run.seeds, summaries)
-    return report
+    return replicas.summarize_seeds(run.seeds, summaries)
+
+
+def _summary(head: dict, report, params) -> dict:
+    """`head`, then the report's numbers as plain JSON values, then the params_fingerprint."""
+    plain = {k: to_plain(v) for k, v in report.summary.items()}
+    return {**head, **plain, "params_fingerprint": params_fingerprint(params)}
 
 
 def _finish(run: _Run, state: TrainState) -> dict:
     """Final evaluation: figures, summary.json (with params_fingerprint) and report.md."""
-    report = _final_report(run, state.params, int(np.max(state.step)))
-    summary = {
+    step = int(np.max(state.step))  # over replicas every entry is the same
+    report = _final_report(run, state.params, step)
+    head = {
         "experiment": run.config.experiment,
         "preset": run.config.preset,
         "dataset": run.config.dataset,
         "seed": run.config.seed,
-        "step": int(np.max(state.step)),
+        "step": step,
         "best_checkpoint_step": run.checkpoints.best_step(),
-        **{k: to_plain(v) for k, v in report.summary.items()},
-        "params_fingerprint": params_fingerprint(state.params),
     }
+    summary = _summary(head, report, state.params)
     if _is_main_process():
         (run.workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         write_report(run.workdir, run.config, summary, report)

@@ -81,9 +81,10 @@ def mean_over_replicas(metrics: dict) -> dict[str, float]:
     return out
 
 
-def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> tuple[dict, Report]:
-    """Mean and standard deviation over seeds of every number the replicas' reports gave, the
-    per-seed summaries under `per_seed`, and a report section with the table."""
+def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> Report:
+    """A report whose summary holds the mean and standard deviation over seeds of every number
+    the replicas' reports gave and the per-seed summaries under `per_seed`, and whose section
+    tabulates them."""
     numeric = [
         k
         for k, v in summaries[0].items()
@@ -106,4 +107,4 @@ def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> tuple[di
     )
     table = markdown_table(["metric", "mean", "std", "per seed"], rows)
     links = "\n".join(f"- seed {s}: [seed{s}/report.md](seed{s}/report.md)" for s in seeds)
-    return summary, Report(summary, [("Over seeds", protocol + "\n\n" + table), ("Seeds", links)])
+    return Report(summary, [("Over seeds", protocol + "\n\n" + table), ("Seeds", links)])

@@ -74,22 +74,22 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, carries_s
     and the returned carry replaces `state.carry` (truncated BPTT's hidden state).
     """
 
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
     def step(state: TrainState, batch: dict, key: jax.Array):
         if carries_state:
-
-            def loss(params):
-                value, (aux, carry) = loss_fn(params, batch, key, state.step, state.carry)
-                return value, (aux, carry)
-
-            (value, (aux, carry)), grads = jax.value_and_grad(loss, has_aux=True)(state.params)
+            (value, (aux, carry)), grads = grad_fn(
+                state.params, batch, key, state.step, state.carry
+            )
         else:
-            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
             (value, aux), grads = grad_fn(state.params, batch, key, state.step)
             carry = state.carry
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
-        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
-        return new_state.replace(carry=carry), metrics
+        new_state = state.replace(
+            step=state.step + 1, params=params, opt_state=opt_state, carry=carry
+        )
+        return new_state, metrics
 
     return step

@@ -12,6 +12,8 @@ from jaxgen.losses import vae
 from jaxgen.models.vae import build_vae
 from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 
+from ..conftest import numpy_init
+
 RNG = np.random.default_rng(0)
 MEAN_BxZ = RNG.normal(size=(4, 3)).astype(np.float32)
 LOGVAR_BxZ = RNG.normal(scale=0.7, size=(4, 3)).astype(np.float32)
@@ -200,28 +202,13 @@ def test_validate_objective_accepts(overrides):
 # ---- the losses, recomputed by hand ------------------------------------------------------------
 
 
-def _init(model, *args):
-    """Parameters of `model` with Flax's structure, drawn in NumPy (kernels ~ N(0, 1/fan_in),
-    the rest ~ N(0, 0.1^2)): skips compiling Flax's truncated-normal initialiser for every
-    layer shape, which dominates these tests' time on a CPU."""
-    shapes = jax.eval_shape(model.init, jax.random.key(0), *args)
-    rng = np.random.default_rng(0)
-
-    def draw(path, leaf):
-        is_kernel = jax.tree_util.keystr(path).endswith("['kernel']")
-        scale = 1 / np.sqrt(np.prod(leaf.shape[:-1])) if is_kernel else 0.1
-        return jnp.asarray(rng.normal(scale=scale, size=leaf.shape), leaf.dtype)
-
-    return jax.tree_util.tree_map_with_path(draw, shapes)
-
-
 @functools.cache
 def _model(likelihood: str, num_classes: int):
     """One tiny dense VAE (and its parameters) per likelihood and label count, built once."""
     objective = vae_objective_config(likelihood=likelihood)
     block = vae_model_config("dense", hidden=(8,), latent_size=2, conditional=num_classes > 0)
     model = build_vae(block, objective, IMAGE_SHAPE, num_classes)
-    params = _init(model, jnp.zeros((1, *IMAGE_SHAPE)), jnp.zeros((1,), jnp.int32))
+    params = numpy_init(model, jnp.zeros((1, *IMAGE_SHAPE)), jnp.zeros((1,), jnp.int32))
     if likelihood == "gaussian_learned":  # away from its zero init
         params = {"params": {**params["params"], "log_scale": jnp.float32(-0.6)}}
     return model, params

@@ -8,6 +8,8 @@ import pytest
 from jaxgen.models.vae import build_vae
 from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 
+from ..conftest import numpy_init
+
 MNIST = (28, 28, 1)
 LATENT = 3
 BLOCKS = {
@@ -17,27 +19,12 @@ BLOCKS = {
 X = np.random.default_rng(0).uniform(size=(5, *MNIST)).astype(np.float32)
 
 
-def _init(model, *args):
-    """Parameters of `model` with Flax's structure, drawn in NumPy (kernels ~ N(0, 1/fan_in),
-    the rest ~ N(0, 0.1^2)): skips compiling Flax's truncated-normal initialiser for every
-    layer shape, which dominates these tests' time on a CPU."""
-    shapes = jax.eval_shape(model.init, jax.random.key(0), *args)
-    rng = np.random.default_rng(0)
-
-    def draw(path, leaf):
-        is_kernel = jax.tree_util.keystr(path).endswith("['kernel']")
-        scale = 1 / np.sqrt(np.prod(leaf.shape[:-1])) if is_kernel else 0.1
-        return jnp.asarray(rng.normal(scale=scale, size=leaf.shape), leaf.dtype)
-
-    return jax.tree_util.tree_map_with_path(draw, shapes)
-
-
 def _build(kind="dense", num_classes=0, image_shape=MNIST, **objective):
     block = BLOCKS[kind].copy_and_resolve_references()
     block.conditional = num_classes > 0
     model = build_vae(block, vae_objective_config(**objective), image_shape, num_classes)
     x = jnp.zeros((1, *image_shape))
-    return model, _init(model, x, jnp.zeros((1,), jnp.int32))
+    return model, numpy_init(model, x, jnp.zeros((1,), jnp.int32))
 
 
 @pytest.mark.parametrize("kind", ["dense", "conv"])
