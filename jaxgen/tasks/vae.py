@@ -232,9 +232,9 @@ class VAETask:
         sections = []
 
         prior = np.asarray(jax.random.normal(key, (64, z_size)))
-        sample_labels = np.repeat(np.arange(max(self.num_classes, 1)), 64)[:64] % max(
-            self.num_classes, 1
-        )
+        # A conditional VAE's samples cycle through the classes (an unconditional one ignores
+        # the labels).
+        sample_labels = np.arange(64) % max(self.num_classes, 1)
         figures.image_grid(
             self.decode(params, prior, sample_labels),
             8,
