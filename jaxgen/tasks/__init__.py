@@ -11,6 +11,11 @@ and optionally:
   param_labels(params), group_learning_rates: optimizer groups (own Adam and clipping each)
   initial_carry() -> pytree carried from batch to batch in the train state (truncated BPTT);
       then loss(params, batch, key, step, carry) -> (scalar, (aux dict, new carry))
+  snapshot(params) -> dict of arrays saved at each evaluation (samples from fixed noise), for
+      figures of training progress: snapshots/STEP.npz
+A task with its own update rule (a GAN's alternating updates) provides instead of `loss`:
+  init_state(key) -> train_state.TrainState, train_step(state, batch, key) -> (state, metrics)
+      (pure; metrics include "loss"), and eval_params(state) -> what evaluate/report receive
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ TASKS = {
     "anomaly": ("jaxgen.tasks.anomaly", "AnomalyTask"),
     "vae": ("jaxgen.tasks.vae", "VAETask"),
     "language_model": ("jaxgen.tasks.language_model", "LanguageModelTask"),
+    "gan": ("jaxgen.tasks.gan", "GANTask"),
 }
 
 

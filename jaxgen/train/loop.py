@@ -63,17 +63,10 @@ class _Run:
         self.replicated = sharding.replicated(self.mesh)
         batch_axis = self.task.batch_axis + (1 if self.seeds else 0)
         self.batch_sharding = sharding.batch_sharding(self.mesh, batch_axis)
-        self.tx = make_optimizer(
-            config,
-            getattr(self.task, "param_labels", None),
-            getattr(self.task, "group_learning_rates", None),
-        )
-        carries_state = hasattr(self.task, "initial_carry")
-        step_fn = make_train_step(self.task.loss, self.tx, carries_state)
-
-        def fresh_state(init_key):
-            carry = self.task.initial_carry() if carries_state else ()
-            return init_state(self.task.init_params(init_key), self.tx, carry)
+        if hasattr(self.task, "train_step"):  # its own update rule (a GAN's alternating steps)
+            step_fn, fresh_state = self.task.train_step, self.task.init_state
+        else:
+            step_fn, fresh_state = self._loss_step(config)
 
         if self.seeds:
             init_key, self.train_key = replicas.replica_keys(self.seeds)
@@ -89,6 +82,47 @@ class _Run:
             best_metric=self.task.best_metric,
             best_mode=self.task.best_mode,
         )
+
+    def _loss_step(self, config):
+        """The step and fresh state the loop builds from a task's loss."""
+        tx = make_optimizer(
+            config,
+            getattr(self.task, "param_labels", None),
+            getattr(self.task, "group_learning_rates", None),
+        )
+        carries_state = hasattr(self.task, "initial_carry")
+
+        def fresh_state(init_key):
+            carry = self.task.initial_carry() if carries_state else ()
+            return init_state(self.task.init_params(init_key), tx, carry)
+
+        return make_train_step(self.task.loss, tx, carries_state), fresh_state
+
+    def eval_params(self, state: TrainState):
+        """What evaluation uses: the task's view of the state (a GAN's weight-averaged generator
+        and its statistics), else the parameters."""
+        if hasattr(self.task, "eval_params"):
+            return self.task.eval_params(state)
+        return state.params
+
+    def snapshot(self, step: int, params) -> None:
+        """Saves the task's `snapshot(params)` arrays (samples from fixed noise) for figures of
+        training progress: `snapshots/STEP.npz`, per seed in `seedS/snapshots/`."""
+        if not hasattr(self.task, "snapshot") or not _is_main_process():
+            return
+        per_replica = (
+            [(self.workdir, params)]
+            if not self.seeds
+            else [
+                (self.workdir / f"seed{s}", replicas.replica(params, r))
+                for r, s in enumerate(self.seeds)
+            ]
+        )
+        for directory, replica_params in per_replica:
+            directory = directory / "snapshots"
+            directory.mkdir(parents=True, exist_ok=True)
+            arrays = jax.device_get(self.task.snapshot(replica_params))
+            np.savez(directory / f"{step}.npz", **arrays)
 
     def step_key(self, step: int) -> jax.Array:
         if self.seeds:
@@ -173,8 +207,10 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
                 pending = None
                 eval_metrics = None
                 if evaluate_now:
-                    eval_metrics = run.evaluate(state.params)
+                    params = run.eval_params(state)
+                    eval_metrics = run.evaluate(params)
                     writer.write(done, "eval", eval_metrics)
+                    run.snapshot(done, params)
                 ckpts.save(done, state, data_iterator, eval_metrics)
     finally:
         bar.close()
@@ -213,7 +249,7 @@ def restore_params(workdir: str | pathlib.Path, step: int | None = None):
     step = run.checkpoints.latest_step() if step is None else step
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
-    params = run.checkpoints.restore(step, run.state).params
+    params = run.eval_params(run.checkpoints.restore(step, run.state))
     run.checkpoints.close()
     return params
 
@@ -244,7 +280,8 @@ def _summary(head: dict, report, params) -> dict:
 def _finish(run: _Run, state: TrainState) -> dict:
     """Final evaluation: figures, summary.json (with params_fingerprint) and report.md."""
     step = int(np.max(state.step))  # over replicas every entry is the same
-    report = _final_report(run, state.params, step)
+    params = run.eval_params(state)
+    report = _final_report(run, params, step)
     head = {
         "experiment": run.config.experiment,
         "preset": run.config.preset,
@@ -253,7 +290,7 @@ def _finish(run: _Run, state: TrainState) -> dict:
         "step": step,
         "best_checkpoint_step": run.checkpoints.best_step(),
     }
-    summary = _summary(head, report, state.params)
+    summary = _summary(head, report, params)
     if _is_main_process():
         (run.workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         write_report(run.workdir, run.config, summary, report)

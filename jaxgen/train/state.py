@@ -23,22 +23,25 @@ class TrainState:
     step: jax.Array
     params: PyTree
     opt_state: PyTree
-    carry: PyTree = ()  # what a task carries from batch to batch (truncated BPTT); () if nothing
+    # What a step updates without differentiating it: truncated BPTT's hidden state; a GAN's
+    # batch-norm and spectral-norm statistics and its generator's weight average. () if nothing.
+    carry: PyTree = ()
 
 
-def _adam(config: ml_collections.ConfigDict, learning_rate: float):
+def adam(config: ml_collections.ConfigDict, learning_rate: float):
     """Global-norm clipping (when `grad_clip_norm` > 0), then Adam at `learning_rate` with the
-    config's schedule."""
+    config's schedule and betas (`adam_b1`, `adam_b2`; optax's 0.9, 0.999 by default)."""
     schedule = config.get("lr_schedule", "constant")
     if schedule == "cosine":
         learning_rate = optax.cosine_decay_schedule(learning_rate, max(config.steps, 1))
     elif schedule != "constant":
         raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
+    optimizer = optax.adam(
+        learning_rate, b1=config.get("adam_b1", 0.9), b2=config.get("adam_b2", 0.999)
+    )
     if config.get("grad_clip_norm", 0.0):
-        return optax.chain(
-            optax.clip_by_global_norm(config.grad_clip_norm), optax.adam(learning_rate)
-        )
-    return optax.adam(learning_rate)
+        return optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), optimizer)
+    return optimizer
 
 
 def make_optimizer(
@@ -54,9 +57,9 @@ def make_optimizer(
     bank of language models clips each model's gradient by its own norm).
     """
     if param_labels is None:
-        return _adam(config, config.learning_rate)
+        return adam(config, config.learning_rate)
     rates = group_learning_rates or dict(config.group_learning_rates)
-    return optax.multi_transform({g: _adam(config, lr) for g, lr in rates.items()}, param_labels)
+    return optax.multi_transform({g: adam(config, lr) for g, lr in rates.items()}, param_labels)
 
 
 def init_state(params: PyTree, tx: optax.GradientTransformation, carry: PyTree = ()) -> TrainState:

@@ -149,18 +149,59 @@ def score_histograms(
 
 
 def learning_curves(
-    records: Sequence[dict], names: Sequence[str], path: pathlib.Path, title: str
+    records: Sequence[dict],
+    names: Sequence[str],
+    path: pathlib.Path,
+    title: str,
+    *,
+    logy: bool = True,
+    reference: tuple[float, str] | None = None,
 ) -> pathlib.Path:
-    """Train metrics from metrics.jsonl records against step, on a log scale."""
+    """Metrics from metrics.jsonl records against step (log scale unless `logy` is False);
+    `reference` = (value, label) draws a dotted horizontal line."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name in names:
         points = [(r["step"], r[name]) for r in records if name in r]
         if points:
             steps, values = zip(*points, strict=True)
             ax.plot(steps, values, label=name)
+    if reference is not None:
+        ax.axhline(reference[0], color="k", linestyle=":", linewidth=1, label=reference[1])
     ax.set_xlabel("step")
-    ax.set_yscale("log")
+    if logy:
+        ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def points_over_training(
+    panels: Sequence[tuple[str, np.ndarray]],
+    centers_Mx2: np.ndarray,
+    path: pathlib.Path,
+    title: str = "",
+) -> pathlib.Path:
+    """One panel per (title, N x 2 points): the points over the true mode centres (red)."""
+    n = len(panels)
+    columns = min(n, 5)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(2.6 * columns, 2.6 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    pad = 0.25 * np.ptp(centers_Mx2, axis=0).max() + 0.5
+    low, high = centers_Mx2.min(axis=0) - pad, centers_Mx2.max(axis=0) + pad
+    for ax, (name, points) in zip(axes.flat, panels, strict=False):
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="tab:blue", linewidths=0)
+        ax.scatter(centers_Mx2[:, 0], centers_Mx2[:, 1], s=12, color="tab:red", marker="x")
+        ax.set_xlim(low[0], high[0])
+        ax.set_ylim(low[1], high[1])
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return _save(fig, path)

@@ -1,0 +1,225 @@
+"""The two-player train step: k discriminator updates, then one generator update, in one pure
+function that the loop jits like any other step.
+
+The state is a `TrainState` whose fields hold both players:
+  params     {"generator": ..., "discriminator": ...}
+  opt_state  {"generator": ..., "discriminator": ...}   (each player's own Adam and rate)
+  carry      {"generator_stats", "discriminator_stats": the players' "batch_stats" (batch-norm
+              running averages; spectral norm's power-iteration vectors),
+              "generator_average": an exponential moving average of the generator's weights}
+
+A step's batch holds k real minibatches ({"x": (k*B, ...), "label": (k*B,)}): discriminator
+update i sees real minibatch i and B fresh generator samples (with minibatch i's labels when the
+players are conditional). The step key is split into k + 1 keys: one per discriminator update and
+one for the generator update, so the whole step is a function of (state, batch, key).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen.losses.gan import discriminator_loss, generator_loss, gradient_penalty
+from jaxgen.train.state import TrainState
+
+PLAYERS = ("generator", "discriminator")
+
+
+@dataclasses.dataclass(frozen=True)
+class Players:
+    generator: nn.Module
+    discriminator: nn.Module
+    latent_size: int
+    data_shape: tuple[int, ...]
+
+    def latents(self, key: jax.Array, n: int) -> jax.Array:
+        """n draws of the generator's standard-normal input."""
+        return jax.random.normal(key, (n, self.latent_size))
+
+    def generate(self, variables, z, label, train: bool):
+        """G(z) and the generator's updated batch statistics (unchanged unless `train`)."""
+        if not train:
+            return self.generator.apply(variables, z, label, train=False), variables["batch_stats"]
+        x, updates = self.generator.apply(
+            variables, z, label, train=True, mutable=["batch_stats"]
+        )
+        return x, updates.get("batch_stats", {})
+
+    def discriminate(self, variables, x, label, update_stats: bool = False):
+        """D's logits and its updated statistics (unchanged unless `update_stats`)."""
+        if not update_stats:
+            return self.discriminator.apply(variables, x, label), variables["batch_stats"]
+        logits, updates = self.discriminator.apply(
+            variables, x, label, update_stats=True, mutable=["batch_stats"]
+        )
+        return logits, updates.get("batch_stats", {})
+
+
+def average_decay(decay: float, updates: jax.Array) -> jax.Array:
+    """The weight average's decay after `updates` updates: min(decay, (1 + n) / (10 + n)), so
+    the average forgets its random initialisation quickly (TensorFlow's ExponentialMovingAverage
+    with num_updates)."""
+    n = updates.astype(jnp.float32)
+    return jnp.minimum(decay, (1.0 + n) / (10.0 + n))
+
+
+def init_adversarial_state(
+    players: Players, txs: dict[str, optax.GradientTransformation], key: jax.Array
+) -> TrainState:
+    """Both players' fresh variables and optimizer states at step 0."""
+    g_key, d_key = jax.random.split(key)
+    label = jnp.zeros((2,), jnp.int32)
+    g_vars = players.generator.init(g_key, players.latents(g_key, 2), label, train=False)
+    x = jnp.zeros((2,) + tuple(players.data_shape))
+    d_vars = players.discriminator.init(d_key, x, label, update_stats=False)
+    params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state={p: txs[p].init(params[p]) for p in PLAYERS},
+        carry={
+            "generator_stats": g_vars.get("batch_stats", {}),
+            "discriminator_stats": d_vars.get("batch_stats", {}),
+            "generator_average": g_vars["params"],
+        },
+    )
+
+
+def evaluation_variables(state: TrainState, use_average: bool) -> dict:
+    """{"generator": variables, "discriminator": variables} for evaluation; the generator's
+    weights are the moving average when `use_average` (its batch-norm averages are the live
+    generator's)."""
+    g_params = state.carry["generator_average"] if use_average else state.params["generator"]
+    return {
+        "generator": {"params": g_params, "batch_stats": state.carry["generator_stats"]},
+        "discriminator": {
+            "params": state.params["discriminator"],
+            "batch_stats": state.carry["discriminator_stats"],
+        },
+    }
+
+
+def make_adversarial_step(
+    players: Players,
+    objective: ml_collections.ConfigDict,
+    txs: dict[str, optax.GradientTransformation],
+):
+    """Returns the pure `step(state, batch, key) -> (state, metrics)`.
+
+    `objective` keys: loss (see losses/gan.py), discriminator_steps (k), gradient_penalty (its
+    weight, for wasserstein_gp), average_decay (0 keeps no average), compare_generator_losses
+    (also log the norms of the minimax and non-saturating generator gradients at the same
+    players, a diagnostic that costs two extra backward passes).
+
+    metrics: loss (the discriminator's, mean over its k updates), generator_loss,
+    discriminator_grad_norm, generator_grad_norm, d_real and d_fake (mean sigmoid of the logits
+    on real and generated data), gradient_penalty (for wasserstein_gp), and with the comparison
+    generator_grad_norm_minimax and generator_grad_norm_non_saturating.
+    """
+    kind = objective.loss
+    k = objective.discriminator_steps
+    if k < 1:
+        raise ValueError(f"discriminator_steps must be >= 1, got {k}")
+
+    def discriminator_objective(d_params, d_stats, g_vars, real, label, key):
+        z_key, penalty_key = jax.random.split(key)
+        fake, _ = players.generate(g_vars, players.latents(z_key, real.shape[0]), label, True)
+        fake = jax.lax.stop_gradient(fake)
+        # One call on real and generated together: one power iteration per update.
+        logits, d_stats = players.discriminate(
+            {"params": d_params, "batch_stats": d_stats},
+            jnp.concatenate([real, fake]),
+            jnp.concatenate([label, label]),
+            update_stats=True,
+        )
+        real_logits, fake_logits = jnp.split(logits, 2)
+        loss = discriminator_loss(kind, real_logits, fake_logits)
+        aux = {
+            "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+            "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        }
+        if kind == "wasserstein_gp":
+            d_vars = {"params": d_params, "batch_stats": d_stats}
+            penalty = gradient_penalty(
+                lambda x: players.discriminate(d_vars, x, label)[0], real, fake, penalty_key
+            )
+            loss = loss + objective.gradient_penalty * penalty
+            aux["gradient_penalty"] = penalty
+        return loss, (d_stats, aux)
+
+    d_grad = jax.value_and_grad(discriminator_objective, has_aux=True)
+
+    def step(state: TrainState, batch: dict, key: jax.Array):
+        keys = jax.random.split(key, k + 1)
+        real = batch["x"].reshape((k, -1) + batch["x"].shape[1:])
+        labels = batch["label"].reshape(k, -1)
+        g_params, g_stats = state.params["generator"], state.carry["generator_stats"]
+        g_vars = {"params": g_params, "batch_stats": g_stats}
+
+        def discriminator_update(carry, inputs):
+            d_params, d_opt, d_stats = carry
+            real_i, label_i, key_i = inputs
+            (loss, (d_stats, aux)), grads = d_grad(d_params, d_stats, g_vars, real_i, label_i, key_i)
+            updates, d_opt = txs["discriminator"].update(grads, d_opt, d_params)
+            d_params = optax.apply_updates(d_params, updates)
+            metrics = {"loss": loss, "discriminator_grad_norm": optax.tree.norm(grads), **aux}
+            return (d_params, d_opt, d_stats), metrics
+
+        d_carry = (
+            state.params["discriminator"],
+            state.opt_state["discriminator"],
+            state.carry["discriminator_stats"],
+        )
+        # A Python loop, not lax.scan: XLA:CPU runs convolutions inside a loop body about 10x
+        # slower (a DCGAN step took 2.4 s under scan, 0.27 s unrolled), and k is small.
+        d_metrics = []
+        for i in range(k):
+            d_carry, step_metrics = discriminator_update(d_carry, (real[i], labels[i], keys[i]))
+            d_metrics.append(step_metrics)
+        d_params, d_opt, d_stats = d_carry
+        metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
+
+        # The generator update, against the updated discriminator.
+        z = players.latents(keys[k], real.shape[1])
+        d_vars = {"params": d_params, "batch_stats": d_stats}
+
+        def fake_logits(params):
+            fake, stats = players.generate({"params": params, "batch_stats": g_stats}, z, labels[0], True)
+            return players.discriminate(d_vars, fake, labels[0])[0], stats
+
+        logits, pullback, g_stats = jax.vjp(fake_logits, g_params, has_aux=True)
+
+        def generator_grads(loss_kind):
+            return pullback(jax.grad(lambda l: generator_loss(loss_kind, l))(logits))[0]
+
+        grads = generator_grads(kind)
+        updates, g_opt = txs["generator"].update(grads, state.opt_state["generator"], g_params)
+        g_params = optax.apply_updates(g_params, updates)
+        metrics["generator_loss"] = generator_loss(kind, logits)
+        metrics["generator_grad_norm"] = optax.tree.norm(grads)
+        if objective.compare_generator_losses:
+            for other in ("minimax", "non_saturating"):
+                metrics[f"generator_grad_norm_{other}"] = optax.tree.norm(generator_grads(other))
+
+        decay = average_decay(objective.average_decay, state.step)
+        average = optax.incremental_update(
+            g_params, state.carry["generator_average"], step_size=1.0 - decay
+        )
+        new_state = state.replace(
+            step=state.step + 1,
+            params={"generator": g_params, "discriminator": d_params},
+            opt_state={"generator": g_opt, "discriminator": d_opt},
+            carry={
+                "generator_stats": g_stats,
+                "discriminator_stats": d_stats,
+                "generator_average": average,
+            },
+        )
+        return new_state, jax.tree.map(lambda m: m.astype(jnp.float32), metrics)
+
+    return step
