@@ -15,6 +15,13 @@ common standard deviation `std` (the 2D-ring and 2D-grid benchmarks). For genera
   the M modes of the high-quality samples only (low-quality ones are dropped, not counted
   against a mode). It is 0 for perfectly balanced coverage and log(M / m) for samples spread
   evenly over m of the M modes.
+
+One number that needs both coverage and quality, used by jaxgen to rank checkpoints:
+- *mode_overlap* = sum_j min(n_j / N, 1 / M) = 1 - TV(q, p), the total-variation distance
+  between the generated distribution over M + 1 bins (the M modes' high-quality counts n_j and
+  one bin for every low-quality sample) and the true one (uniform over the modes, nothing
+  off-mode). It is 1 for a perfect generator, 1/M for one collapsed onto a single mode, 0 with
+  no high-quality sample.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ def mode_statistics(
     """Mode coverage of `samples` on the mixture with `centers` and per-mode `std`.
 
     Returns modes_covered (modes with >= 1 high-quality sample), high_quality_fraction,
-    mode_kl (KL(p_hat || uniform), nats), mode_counts (high-quality samples per mode, in the
+    mode_kl (KL(p_hat || uniform), nats), mode_overlap (1 - total variation), mode_counts (high-quality samples per mode, in the
     order of `centers`) and num_samples.
 
     With no high-quality sample p_hat is undefined; mode_kl is then log(M), the largest value
@@ -55,6 +62,7 @@ def mode_statistics(
         "modes_covered": int(np.count_nonzero(counts_M)),
         "high_quality_fraction": num_good / len(x) if len(x) else 0.0,
         "mode_kl": mode_kl,
+        "mode_overlap": float(np.sum(np.minimum(counts_M / max(len(x), 1), 1.0 / num_modes))),
         "mode_counts": [int(n) for n in counts_M],
         "num_samples": int(len(x)),
     }

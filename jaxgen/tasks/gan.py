@@ -134,7 +134,6 @@ class GANTask:
     """Trains a generator and a discriminator; reports mode coverage or sample quality."""
 
     batch_axis = 0
-    best_mode = "min"
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -144,7 +143,7 @@ class GANTask:
             self.centers = mode_centers(config.dataset, config.mixture)
             self.num_classes = len(self.centers)
             data_shape: tuple[int, ...] = (2,)
-            self.best_metric = "mode_kl"
+            self.best_metric, self.best_mode = "mode_overlap", "max"
         else:
             self.train_split = load_split(config.dataset, "train")
             self.test_split = load_split(config.dataset, "test")
@@ -152,7 +151,7 @@ class GANTask:
                 raise ValueError(f"a conditional GAN needs labels; {config.dataset!r} has none")
             self.num_classes = self.train_split.num_classes or 0
             data_shape = self.train_split.image_shape
-            self.best_metric = "fid"
+            self.best_metric, self.best_mode = "fid", "min"
         self.conditional = bool(config.model.conditional)
         generator, discriminator = build_players(config.model, data_shape, self.num_classes)
         self.players = adversarial.Players(
@@ -195,8 +194,8 @@ class GANTask:
             real = self._real_points(n)
             numbers["d_real"] = self._mean_d(params, real["x"], real["label"])
             stats = modes.mode_statistics(samples, self.centers, self.config.mixture.std)
-            numbers.update({k: stats[k] for k in ("modes_covered", "high_quality_fraction")})
-            numbers["mode_kl"] = stats["mode_kl"]
+            names = ("modes_covered", "high_quality_fraction", "mode_kl", "mode_overlap")
+            numbers.update({k: stats[k] for k in names})
             return numbers
         real = self.test_split.pixels()
         numbers["d_real"] = self._mean_d(params, real * 2.0 - 1.0, self._test_labels())
@@ -289,6 +288,7 @@ class GANTask:
             "num_modes": len(self.centers),
             "high_quality_fraction": stats["high_quality_fraction"],
             "mode_kl": stats["mode_kl"],
+            "mode_overlap": stats["mode_overlap"],
             "num_samples": n,
             "d_real": self._mean_d(params, real["x"], real["label"]),
             "d_fake": self._mean_d(params, samples, labels),

@@ -85,7 +85,8 @@ def init_adversarial_state(
         carry={
             "generator_stats": g_vars.get("batch_stats", {}),
             "discriminator_stats": d_vars.get("batch_stats", {}),
-            "generator_average": g_vars["params"],
+            # A copy, so that a state built outside jit owns separate buffers (donation).
+            "generator_average": jax.tree.map(jnp.copy, g_vars["params"]),
         },
     )
 

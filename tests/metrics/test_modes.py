@@ -95,3 +95,18 @@ def test_counts_match_a_per_sample_loop_on_random_data():
     assert out["mode_kl"] == pytest.approx(stats.entropy(p, np.full(25, 1 / 25)), rel=1e-10)
     assert out["num_samples"] == 3000
     assert isinstance(out["modes_covered"], int) and isinstance(out["mode_kl"], float)
+
+
+def test_mode_overlap_is_one_minus_total_variation():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    rng = np.random.default_rng(3)
+    picks = rng.choice(4, size=500, p=[0.4, 0.3, 0.2, 0.1])
+    samples = centers[picks] + rng.normal(scale=0.001, size=(500, 2))  # all within 3 std
+    samples[:50] += 1.0  # 50 low-quality samples, far beyond 3 std of any mode
+    stats = mode_statistics(samples, centers, std=0.01)
+    # Generated: the high-quality share of each mode plus one off-mode bin; true: uniform.
+    generated = np.append(np.bincount(picks[50:], minlength=4) / 500, 50 / 500)
+    true = np.append(np.full(4, 0.25), 0.0)
+    assert stats["mode_overlap"] == pytest.approx(1 - 0.5 * np.abs(generated - true).sum())
+    collapsed = mode_statistics(np.zeros((100, 2)), centers, std=0.01)
+    assert collapsed["mode_overlap"] == pytest.approx(0.25)
