@@ -6,27 +6,8 @@ width so that it trains in minutes on a CPU; `full` is the classic size. The rep
 KID, the classifier score and precision/recall against their real-data floor, and keeps the
 checkpoint with the best FID next to the newest."""
 
-from jaxgen.tasks.gan import gan_config, gan_smoke
+from jaxgen.tasks.gan import dcgan_config
 
 
 def get_config(preset: str = "default"):
-    config = gan_config(
-        "dcgan",
-        dataset="mnist5k",
-        steps=1500,
-        batch_size=64,
-        generator_learning_rate=2e-4,
-        discriminator_learning_rate=2e-4,
-        eval_every=250,
-        checkpoint_every=250,
-        num_samples=4000,
-        eval_num_samples=1000,
-    )
-    config.model.update(generator_channels=(128, 64, 32), discriminator_channels=(32, 64))
-    config.objective.update(loss="non_saturating", average_decay=0.999)
-    if preset == "smoke":
-        gan_smoke(config)
-    elif preset == "full":
-        config.update(dataset="mnist", steps=20000, batch_size=128, num_samples=10000)
-        config.model.update(generator_channels=(256, 128, 64), discriminator_channels=(64, 128))
-    return config
+    return dcgan_config(preset)

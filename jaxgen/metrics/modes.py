@@ -38,8 +38,8 @@ def mode_statistics(
     """Mode coverage of `samples` on the mixture with `centers` and per-mode `std`.
 
     Returns modes_covered (modes with >= 1 high-quality sample), high_quality_fraction,
-    mode_kl (KL(p_hat || uniform), nats), mode_overlap (1 - total variation), mode_counts (high-quality samples per mode, in the
-    order of `centers`) and num_samples.
+    mode_kl (KL(p_hat || uniform), nats), mode_overlap (1 - total variation), mode_counts
+    (high-quality samples per mode, in the order of `centers`) and num_samples.
 
     With no high-quality sample p_hat is undefined; mode_kl is then log(M), the largest value
     KL(p || uniform) takes (all mass on one mode), so a generator with no sample near any mode

@@ -84,7 +84,9 @@ class DCGANGenerator(nn.Module):
     def __call__(self, z, label=None, train: bool = True):
         height, width, image_channels = self.image_shape
         if height % 4 or width % 4:
-            raise ValueError(f"the DCGAN generator needs sides divisible by 4, got {height}x{width}")
+            raise ValueError(
+                f"the DCGAN generator needs sides divisible by 4, got {height}x{width}"
+            )
 
         def norm_act(x):
             x = nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum)(x)
@@ -131,9 +133,7 @@ def build_players(
     elif model.kind == "dcgan":
         if len(data_shape) != 3:
             raise ValueError(f"the DCGAN needs images, got data of shape {data_shape}")
-        generator = DCGANGenerator(
-            tuple(data_shape), tuple(model.generator_channels), classes
-        )
+        generator = DCGANGenerator(tuple(data_shape), tuple(model.generator_channels), classes)
         discriminator = DCGANDiscriminator(
             tuple(model.discriminator_channels), classes, model.spectral_norm
         )

@@ -125,6 +125,34 @@ def gan_smoke(config: ml_collections.ConfigDict) -> None:
     )
 
 
+def dcgan_config(preset: str, conditional: bool = False) -> ml_collections.ConfigDict:
+    """The DCGAN experiments' config (experiments/dcgan.py, cgan.py): the tutorial's recipe
+    (non-saturating loss, Adam 2e-4 with beta1 0.5) at half the classic widths by default, the
+    classic widths on full MNIST with `full`."""
+    config = gan_config(
+        "dcgan",
+        dataset="mnist5k",
+        steps=1500,
+        batch_size=64,
+        generator_learning_rate=2e-4,
+        discriminator_learning_rate=2e-4,
+        eval_every=250,
+        checkpoint_every=250,
+        num_samples=4000,
+        eval_num_samples=1000,
+    )
+    config.model.update(
+        generator_channels=(128, 64, 32), discriminator_channels=(32, 64), conditional=conditional
+    )
+    config.objective.update(loss="non_saturating", average_decay=0.999)
+    if preset == "smoke":
+        gan_smoke(config)
+    elif preset == "full":
+        config.update(dataset="mnist", steps=20000, batch_size=128, num_samples=10000)
+        config.model.update(generator_channels=(256, 128, 64), discriminator_channels=(64, 128))
+    return config
+
+
 def _to_unit(x):
     """Generated images from [-1, 1] to pixels in [0, 1]."""
     return (x + 1.0) / 2.0
@@ -157,9 +185,7 @@ class GANTask:
         self.players = adversarial.Players(
             generator, discriminator, config.model.latent_size, data_shape
         )
-        self.txs = {
-            p: adam(config, config[f"{p}_learning_rate"]) for p in adversarial.PLAYERS
-        }
+        self.txs = {p: adam(config, config[f"{p}_learning_rate"]) for p in adversarial.PLAYERS}
         self.train_step = adversarial.make_adversarial_step(
             self.players, config.objective, self.txs
         )
@@ -295,10 +321,18 @@ class GANTask:
         }
         real_stats = modes.mode_statistics(real["x"], self.centers, cfg.mixture.std)
         rows = [
-            ["generated", stats["modes_covered"], f"{stats['high_quality_fraction']:.3f}",
-             f"{stats['mode_kl']:.3f}"],
-            ["real (reference)", real_stats["modes_covered"],
-             f"{real_stats['high_quality_fraction']:.3f}", f"{real_stats['mode_kl']:.3f}"],
+            [
+                "generated",
+                stats["modes_covered"],
+                f"{stats['high_quality_fraction']:.3f}",
+                f"{stats['mode_kl']:.3f}",
+            ],
+            [
+                "real (reference)",
+                real_stats["modes_covered"],
+                f"{real_stats['high_quality_fraction']:.3f}",
+                f"{real_stats['mode_kl']:.3f}",
+            ],
         ]
         text = (
             f"{n} samples; a sample is high quality within 3 standard deviations "
@@ -314,7 +348,7 @@ class GANTask:
                 [("generated", samples), ("real", real["x"])],
                 self.centers,
                 workdir / "samples.png",
-                f"{n} generated and real points; modes in red",
+                f"{n} generated and real points; modes as red rings",
             )
         ]
         snapshots = _read_snapshots(workdir)
@@ -355,10 +389,16 @@ class GANTask:
         numbers["d_fake"] = self._mean_d(params, samples, labels)
         rows = [
             ["FID", f"{numbers['fid']:.2f}", f"{numbers['fid_floor']:.2f}"],
-            ["KID", f"{numbers['kid']:.4f} ± {numbers['kid_std_error']:.4f}",
-             f"{numbers['kid_floor']:.4f}"],
-            ["classifier score", f"{numbers['classifier_score']:.3f} ± "
-             f"{numbers['classifier_score_std']:.3f}", f"{real_score:.3f}"],
+            [
+                "KID",
+                f"{numbers['kid']:.4f} ± {numbers['kid_std_error']:.4f}",
+                f"{numbers['kid_floor']:.4f}",
+            ],
+            [
+                "classifier score",
+                f"{numbers['classifier_score']:.3f} ± {numbers['classifier_score_std']:.3f}",
+                f"{real_score:.3f}",
+            ],
             ["precision (k=3)", f"{numbers['precision']:.3f}", f"{numbers['precision_floor']:.3f}"],
             ["recall (k=3)", f"{numbers['recall']:.3f}", f"{numbers['recall_floor']:.3f}"],
         ]
@@ -381,7 +421,9 @@ class GANTask:
         rows_n = 8
         figure_files = [
             figures.image_grid(
-                images[: rows_n * columns] if not self.conditional else _by_class(images, labels, columns),
+                images[: rows_n * columns]
+                if not self.conditional
+                else _by_class(images, labels, columns),
                 rows_n if not self.conditional else self.num_classes,
                 columns,
                 workdir / "samples.png",
@@ -398,7 +440,7 @@ class GANTask:
                     "the same noise over training",
                 )
             )
-        evals = read_metrics(workdir, "eval")
+        evals = _run_metrics(workdir, "eval")
         if any("fid" in r for r in evals):
             figure_files.append(
                 figures.learning_curves(
@@ -414,7 +456,7 @@ class GANTask:
 
     def _training_figures(self, workdir: pathlib.Path) -> list[pathlib.Path]:
         """D(x) and the generator's gradient norms over training, from metrics.jsonl."""
-        records = read_metrics(workdir, "train")
+        records = _run_metrics(workdir, "train")
         if not records:
             return []
         files = [
@@ -441,6 +483,12 @@ class GANTask:
             )
         )
         return files
+
+
+def _run_metrics(workdir: pathlib.Path, split: str) -> list[dict]:
+    """The run's metrics.jsonl records; a seed's report (in seedS/ of a many-seed run) reads the
+    run's, whose numbers are the means over the seeds."""
+    return read_metrics(workdir, split) or read_metrics(workdir.parent, split)
 
 
 def _read_snapshots(workdir: pathlib.Path) -> list[tuple[int, dict]]:

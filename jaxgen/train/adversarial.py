@@ -45,9 +45,7 @@ class Players:
         """G(z) and the generator's updated batch statistics (unchanged unless `train`)."""
         if not train:
             return self.generator.apply(variables, z, label, train=False), variables["batch_stats"]
-        x, updates = self.generator.apply(
-            variables, z, label, train=True, mutable=["batch_stats"]
-        )
+        x, updates = self.generator.apply(variables, z, label, train=True, mutable=["batch_stats"])
         return x, updates.get("batch_stats", {})
 
     def discriminate(self, variables, x, label, update_stats: bool = False):
@@ -165,7 +163,9 @@ def make_adversarial_step(
         def discriminator_update(carry, inputs):
             d_params, d_opt, d_stats = carry
             real_i, label_i, key_i = inputs
-            (loss, (d_stats, aux)), grads = d_grad(d_params, d_stats, g_vars, real_i, label_i, key_i)
+            (loss, (d_stats, aux)), grads = d_grad(
+                d_params, d_stats, g_vars, real_i, label_i, key_i
+            )
             updates, d_opt = txs["discriminator"].update(grads, d_opt, d_params)
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"loss": loss, "discriminator_grad_norm": optax.tree.norm(grads), **aux}
@@ -190,13 +190,15 @@ def make_adversarial_step(
         d_vars = {"params": d_params, "batch_stats": d_stats}
 
         def fake_logits(params):
-            fake, stats = players.generate({"params": params, "batch_stats": g_stats}, z, labels[0], True)
+            fake, stats = players.generate(
+                {"params": params, "batch_stats": g_stats}, z, labels[0], True
+            )
             return players.discriminate(d_vars, fake, labels[0])[0], stats
 
         logits, pullback, g_stats = jax.vjp(fake_logits, g_params, has_aux=True)
 
         def generator_grads(loss_kind):
-            return pullback(jax.grad(lambda l: generator_loss(loss_kind, l))(logits))[0]
+            return pullback(jax.grad(lambda lg: generator_loss(loss_kind, lg))(logits))[0]
 
         grads = generator_grads(kind)
         updates, g_opt = txs["generator"].update(grads, state.opt_state["generator"], g_params)

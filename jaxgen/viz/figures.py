@@ -182,7 +182,7 @@ def points_over_training(
     path: pathlib.Path,
     title: str = "",
 ) -> pathlib.Path:
-    """One panel per (title, N x 2 points): the points over the true mode centres (red)."""
+    """One panel per (title, N x 2 points): the points over the true mode centres (red rings)."""
     n = len(panels)
     columns = min(n, 5)
     rows = -(-n // columns)
@@ -195,7 +195,9 @@ def points_over_training(
     low, high = centers_Mx2.min(axis=0) - pad, centers_Mx2.max(axis=0) + pad
     for ax, (name, points) in zip(axes.flat, panels, strict=False):
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="tab:blue", linewidths=0)
-        ax.scatter(centers_Mx2[:, 0], centers_Mx2[:, 1], s=12, color="tab:red", marker="x")
+        ax.scatter(  # hollow, so that points on a mode stay visible
+            centers_Mx2[:, 0], centers_Mx2[:, 1], s=40, facecolors="none", edgecolors="tab:red"
+        )
         ax.set_xlim(low[0], high[0])
         ax.set_ylim(low[1], high[1])
         ax.set_aspect("equal")

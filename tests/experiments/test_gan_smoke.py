@@ -15,8 +15,15 @@ from ..conftest import smoke_config
 
 TRAINING_FIGURES = ["d_of_x", "generator_gradient", "samples", "samples_over_training"]
 MODE_KEYS = ("modes_covered", "high_quality_fraction", "mode_kl", "mode_overlap")
-QUALITY_KEYS = ("fid", "fid_floor", "kid", "kid_std_error", "classifier_score", "precision",
-                "recall")
+QUALITY_KEYS = (
+    "fid",
+    "fid_floor",
+    "kid",
+    "kid_std_error",
+    "classifier_score",
+    "precision",
+    "recall",
+)
 
 
 def _check_report(workdir, figures):

@@ -45,8 +45,8 @@ def test_generator_losses_match_their_definitions():
 def test_minimax_generator_gradient_vanishes_where_d_rejects_and_non_saturating_does_not():
     # d/dl log(1 - sigmoid(l)) = -sigmoid(l) -> 0 as l -> -inf; d/dl -log sigmoid(l) -> -1.
     logits = jnp.array([-12.0, -6.0, 0.0])
-    saturating = jax.grad(lambda l: generator_loss("minimax", l) * 3)(logits)
-    non_saturating = jax.grad(lambda l: generator_loss("non_saturating", l) * 3)(logits)
+    saturating = jax.grad(lambda v: generator_loss("minimax", v) * 3)(logits)
+    non_saturating = jax.grad(lambda v: generator_loss("non_saturating", v) * 3)(logits)
     np.testing.assert_allclose(saturating, -_d(np.asarray(logits)), rtol=1e-5)
     np.testing.assert_allclose(non_saturating, -(1 - _d(np.asarray(logits))), rtol=1e-5)
     assert abs(saturating[0]) < 1e-5 < 0.99 < abs(non_saturating[0])
@@ -76,6 +76,8 @@ def test_gradient_penalty_of_a_quadratic_critic_uses_points_between_real_and_fak
     # on the segments; for real = 3 e1 and fake = 0 it lies between (1 - 1)^2 = 0 ... (3 - 1)^2.
     real = jnp.tile(jnp.array([[3.0, 0.0]]), (4096, 1))
     fake = jnp.zeros_like(real)
-    penalty = float(gradient_penalty(lambda x: 0.5 * jnp.sum(x**2, -1), real, fake, jax.random.key(1)))
+    penalty = float(
+        gradient_penalty(lambda x: 0.5 * jnp.sum(x**2, -1), real, fake, jax.random.key(1))
+    )
     # x_hat = 3u e1 with u ~ U(0, 1): E (3u - 1)^2 = 9/3 - 3 + 1 = 1.
     assert penalty == pytest.approx(1.0, abs=0.05)

@@ -17,21 +17,27 @@ def test_dcgan_players_have_the_classic_shapes_and_sizes():
     generator, discriminator = DCGANGenerator((28, 28, 1)), DCGANDiscriminator()
     z = jnp.zeros((3, 100))
     g_vars = jax.eval_shape(lambda: generator.init(jax.random.key(0), z, train=False))
-    images = jax.eval_shape(lambda: generator.apply(
-        generator.init(jax.random.key(0), z, train=False), z, train=False
-    ))
+    images = jax.eval_shape(
+        lambda: generator.apply(generator.init(jax.random.key(0), z, train=False), z, train=False)
+    )
     assert images.shape == (3, 28, 28, 1)
     # dense 100 -> 7*7*256 (no bias), transposed 5x5 convs 256->128, 128->64 (no bias), 64->1.
     assert _count(g_vars["params"]) == (
-        100 * 7 * 7 * 256 + 2 * 7 * 7 * 256 + 25 * 256 * 128 + 2 * 128 + 25 * 128 * 64 + 2 * 64
-        + 25 * 64 + 1
+        100 * 7 * 7 * 256
+        + 2 * 7 * 7 * 256
+        + 25 * 256 * 128
+        + 2 * 128
+        + 25 * 128 * 64
+        + 2 * 64
+        + 25 * 64
+        + 1
     )
     x = jnp.zeros((3, 28, 28, 1))
     d_vars = jax.eval_shape(lambda: discriminator.init(jax.random.key(0), x))
     assert _count(d_vars["params"]) == 25 * 64 + 64 + 25 * 64 * 128 + 128 + 7 * 7 * 128 + 1
-    assert jax.eval_shape(lambda: discriminator.apply(
-        discriminator.init(jax.random.key(0), x), x
-    )).shape == (3,)
+    assert jax.eval_shape(
+        lambda: discriminator.apply(discriminator.init(jax.random.key(0), x), x)
+    ).shape == (3,)
 
 
 def test_generator_images_are_in_minus_one_one_and_batch_norm_modes_differ():

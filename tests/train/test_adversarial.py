@@ -86,15 +86,23 @@ def test_step_is_k_discriminator_updates_then_one_generator_update(loss):
     g = jax.tree.map(lambda p, gr: p - LR * gr, g, g_grads)
 
     close = dict(rtol=2e-4, atol=1e-6)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **close), new_state.params["discriminator"], d)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **close), new_state.params["generator"], g)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, **close), new_state.params["discriminator"], d
+    )
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, **close), new_state.params["generator"], g
+    )
     assert float(metrics["generator_grad_norm"]) == pytest.approx(
         float(optax.tree.norm(g_grads)), rel=1e-4
     )
     assert int(new_state.step) == 1
     # average_decay 0: the evaluation generator is the live one.
     eval_vars = adversarial.evaluation_variables(new_state, use_average=True)
-    jax.tree.map(np.testing.assert_array_equal, eval_vars["generator"]["params"], new_state.params["generator"])
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        eval_vars["generator"]["params"],
+        new_state.params["generator"],
+    )
 
 
 def test_the_diagnostic_norms_are_those_of_each_generator_loss():
@@ -142,7 +150,7 @@ def test_spectral_norm_divides_by_the_largest_singular_value():
         name = wrapper.replace("SpectralNorm", "Dense")
         kernel = np.asarray(state.params["discriminator"][name]["kernel"])
         sigma = float(layer_stats[f"{name}/kernel/sigma"])
-        assert sigma == pytest.approx(np.linalg.norm(kernel, 2), rel=1e-3), layer
+        assert sigma == pytest.approx(np.linalg.norm(kernel, 2), rel=1e-3), wrapper
 
 
 def test_k_must_be_positive():
