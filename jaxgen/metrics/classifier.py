@@ -35,9 +35,12 @@ from jaxgen.errors import UserError
 PyTree = Any
 
 # Bump whenever the architecture or the training recipe changes: old caches are then ignored.
-ARCH_VERSION = 1
-DEFAULT_STEPS = 1500
+ARCH_VERSION = 2
+# 16 epochs of mnist5k (2 px random shifts, cosine-decayed Adam): 97.7% test accuracy in ~28 s on
+# a 2-core CPU; 44 epochs of digits (no shifts at 8x8): 97.2% in ~7 s.
+DEFAULT_STEPS = 1000
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_LEARNING_RATE = 1e-3
 FEATURE_SIZE = 128
 CHUNK_SIZE = 500
 
@@ -134,7 +137,7 @@ def train_classifier(
     *,
     steps: int = DEFAULT_STEPS,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    learning_rate: float = 1e-3,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
     seed: int = 0,
 ) -> PyTree:
     """Trains a `DigitClassifier` on `dataset`'s train split and returns its params.
@@ -260,6 +263,8 @@ def _train_and_save(dataset: str, directory: pathlib.Path, seed: int = 0) -> Non
         "test_accuracy": classifier.accuracy(test),
         "steps": steps,
         "batch_size": DEFAULT_BATCH_SIZE,
+        "learning_rate": DEFAULT_LEARNING_RATE,
+        "max_shift": max_shift(train.image_shape),
         "seed": seed,
         "num_train": len(train),
         "num_test": len(test),
