@@ -418,16 +418,17 @@ class GANTask:
                 f"{numbers['label_accuracy']:.1%} of the generated images."
             )
         columns = 10
-        rows_n = 8
+        if self.conditional:
+            grid, rows_n, title = (
+                _by_class(images, labels, columns),
+                self.num_classes,
+                "one row per class",
+            )
+        else:
+            grid, rows_n, title = images[: 8 * columns], 8, "fixed noise"
         figure_files = [
             figures.image_grid(
-                images[: rows_n * columns]
-                if not self.conditional
-                else _by_class(images, labels, columns),
-                rows_n if not self.conditional else self.num_classes,
-                columns,
-                workdir / "samples.png",
-                "generated (one row per class)" if self.conditional else "generated",
+                grid, rows_n, columns, workdir / "samples.png", f"generated ({title})"
             )
         ]
         snapshots = _read_snapshots(workdir)
