@@ -9,7 +9,6 @@ def get_config(preset: str = "default"):
     config.objective.update(loss="non_saturating", compare_generator_losses=True)
     if preset == "smoke":
         gan_smoke(config)
-        config.seeds = ""
     elif preset == "full":
         config.update(steps=30000, seeds="0,1,2,3,4,5,6,7,8,9")
     return config

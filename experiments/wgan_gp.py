@@ -21,7 +21,6 @@ def get_config(preset: str = "default"):
     config.objective.update(loss="wasserstein_gp", discriminator_steps=5, gradient_penalty=10.0)
     if preset == "smoke":
         gan_smoke(config)
-        config.seeds = ""
     elif preset == "full":
         config.update(steps=20000, seeds="0,1,2,3,4,5,6,7,8,9")
     return config

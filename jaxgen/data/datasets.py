@@ -48,6 +48,12 @@ class Split:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images_NxHxWxC.shape[1:])
 
+    def int_labels(self) -> np.ndarray:
+        """The labels as int32, or zeros if the set has none (for models that take a label)."""
+        if self.labels_N is None:
+            return np.zeros(len(self), np.int32)
+        return self.labels_N.astype(np.int32)
+
     def pixels(self) -> np.ndarray:
         """All images as float32 in [0, 1]."""
         return self.images_NxHxWxC.astype(np.float32) / 255.0

@@ -20,7 +20,7 @@ class _SplitSource:
 
     def __init__(self, split: Split):
         self._images = split.images_NxHxWxC
-        self._labels = split.labels_N if split.labels_N is not None else np.zeros(len(split), int)
+        self._labels = split.int_labels()
 
     def __len__(self) -> int:
         return len(self._images)

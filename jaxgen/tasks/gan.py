@@ -106,7 +106,7 @@ def gan_config(model_kind: str = "mlp", **overrides) -> ml_collections.ConfigDic
 
 
 def gan_smoke(config: ml_collections.ConfigDict) -> None:
-    """The seconds-long version of a GAN experiment: tiny players, few samples."""
+    """The seconds-long version of a GAN experiment: one seed, tiny players, few samples."""
     image_set = config.dataset not in MIXTURES
     smoke(
         config,
@@ -114,6 +114,7 @@ def gan_smoke(config: ml_collections.ConfigDict) -> None:
         batch_size=32,
         num_samples=200,
         eval_num_samples=100,
+        seeds="",
         dataset="digits" if image_set else config.dataset,
     )
     config.model.update(
@@ -224,7 +225,7 @@ class GANTask:
             numbers.update({k: stats[k] for k in names})
             return numbers
         real = self.test_split.pixels()
-        numbers["d_real"] = self._mean_d(params, real * 2.0 - 1.0, self._test_labels())
+        numbers["d_real"] = self._mean_d(params, real * 2.0 - 1.0, self.test_split.int_labels())
         classifier = load_classifier(self.config.dataset)
         numbers["fid"] = sample_quality.fid(
             self.test_features, classifier.features(_to_unit(samples))
@@ -264,10 +265,6 @@ class GANTask:
 
     def _real_points(self, n: int) -> dict[str, np.ndarray]:
         return next(iter(mixture_dataset(self.centers, self.config.mixture.std, n, REAL_EVAL_KEY)))
-
-    def _test_labels(self) -> np.ndarray:
-        labels = self.test_split.labels_N
-        return np.zeros(len(self.test_split), np.int32) if labels is None else labels
 
     @functools.cached_property
     def test_features(self) -> np.ndarray:
@@ -384,7 +381,7 @@ class GANTask:
         if self.conditional:
             numbers["label_accuracy"] = float(np.mean(fake_probs.argmax(axis=1) == labels))
         numbers["d_real"] = self._mean_d(
-            params, self.test_split.pixels() * 2.0 - 1.0, self._test_labels()
+            params, self.test_split.pixels() * 2.0 - 1.0, self.test_split.int_labels()
         )
         numbers["d_fake"] = self._mean_d(params, samples, labels)
         rows = [
@@ -441,7 +438,7 @@ class GANTask:
                     "the same noise over training",
                 )
             )
-        evals = _run_metrics(workdir, "eval")
+        evals = read_metrics(workdir, "eval")
         if any("fid" in r for r in evals):
             figure_files.append(
                 figures.learning_curves(
@@ -457,7 +454,7 @@ class GANTask:
 
     def _training_figures(self, workdir: pathlib.Path) -> list[pathlib.Path]:
         """D(x) and the generator's gradient norms over training, from metrics.jsonl."""
-        records = _run_metrics(workdir, "train")
+        records = read_metrics(workdir, "train")
         if not records:
             return []
         files = [
@@ -484,12 +481,6 @@ class GANTask:
             )
         )
         return files
-
-
-def _run_metrics(workdir: pathlib.Path, split: str) -> list[dict]:
-    """The run's metrics.jsonl records; a seed's report (in seedS/ of a many-seed run) reads the
-    run's, whose numbers are the means over the seeds."""
-    return read_metrics(workdir, split) or read_metrics(workdir.parent, split)
 
 
 def _read_snapshots(workdir: pathlib.Path) -> list[tuple[int, dict]]:

@@ -120,11 +120,7 @@ class VAETask:
         self.model = build_vae(config.model, objective, self.image_shape, self.num_classes)
         self.loss = make_vae_loss(self.model, objective)
         self.test_images = test_split.pixels()
-        self.test_labels = (
-            test_split.labels_N.astype(np.int32)
-            if test_split.labels_N is not None
-            else np.zeros(len(test_split), np.int32)
-        )
+        self.test_labels = test_split.int_labels()
         log_weights = make_log_weights(self.model, objective.likelihood)
 
         @functools.partial(jax.jit, static_argnames="num_samples")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import re
 
 import jax
 import numpy as np
@@ -57,8 +58,13 @@ class MetricWriter:
 
 
 def read_metrics(workdir: pathlib.Path, split: str | None = None) -> list[dict]:
-    """The records of `metrics.jsonl`, optionally only one split's."""
-    path = pathlib.Path(workdir) / "metrics.jsonl"
+    """The records of `metrics.jsonl`, optionally only one split's. A seed's folder (`seedS/` of
+    a many-seed run) has none of its own and reads the run's, whose numbers are the means over
+    the seeds."""
+    workdir = pathlib.Path(workdir)
+    path = workdir / "metrics.jsonl"
+    if not path.exists() and re.fullmatch(r"seed\d+", workdir.name):
+        path = workdir.parent / "metrics.jsonl"
     if not path.exists():
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

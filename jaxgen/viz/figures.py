@@ -19,6 +19,18 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def _panel_grid(n: int, panel_width: float, **subplots_kw):
+    """A figure with n panels, up to 5 a row, each panel_width x 2.6 inches; spare ones hidden."""
+    columns = min(n, 5)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(panel_width * columns, 2.6 * rows), squeeze=False, **subplots_kw
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def tile(images_NxHxWxC: np.ndarray, columns: int) -> np.ndarray:
     """Tiles images into one (rows*H, columns*W) or (..., C) array with 1-pixel gaps."""
     images = np.clip(np.asarray(images_NxHxWxC, np.float32), 0.0, 1.0)
@@ -131,11 +143,7 @@ def score_histograms(
 ) -> pathlib.Path:
     """One panel per entry: histograms of scores of normal vs anomalous examples."""
     n = len(panels)
-    columns = min(n, 5)
-    rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
+    fig, axes = _panel_grid(n, 3.2)
     for ax, (title, (normal, anomalous)) in zip(axes.flat, panels.items(), strict=False):
         bins = np.histogram_bin_edges(np.concatenate([normal, anomalous]), bins=40)
         ax.hist(anomalous, bins=bins, alpha=0.6, density=True, label="anomalous")
@@ -184,13 +192,7 @@ def points_over_training(
 ) -> pathlib.Path:
     """One panel per (title, N x 2 points): the points over the true mode centres (red rings)."""
     n = len(panels)
-    columns = min(n, 5)
-    rows = -(-n // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(2.6 * columns, 2.6 * rows), squeeze=False, sharex=True, sharey=True
-    )
-    for ax in axes.flat[n:]:
-        ax.axis("off")
+    fig, axes = _panel_grid(n, 2.6, sharex=True, sharey=True)
     pad = 0.25 * np.ptp(centers_Mx2, axis=0).max() + 0.5
     low, high = centers_Mx2.min(axis=0) - pad, centers_Mx2.max(axis=0) + pad
     for ax, (name, points) in zip(axes.flat, panels, strict=False):
