@@ -5,17 +5,19 @@ the stride-dilated input) very slowly; jaxgen.nn.ConvTranspose computes the same
 kernel gradient of the adjoint strided convolution. This script measures both on DCGAN-sized
 layers and prints one JSON object.
 
-    python benchmarks/conv_transpose_grad.py [--batch 256] [--repeats 5]
+    python benchmarks/conv_transpose_grad.py [--quick] [--batch 256] [--repeats 5] [--warmup 1]
+
+The jitted kernel gradient (which includes the forward pass) and the forward pass alone of both
+modules are timed interleaved, one call per round (benchmarks/harness.py); `*_ms` is the
+fastest round (as before the harness), `*_ms_median` the median. `--quick`: batch 32, 2 rounds.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from collections.abc import Callable
+import statistics
 
 import flax.linen as nn
+import harness
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,19 +28,11 @@ from jaxgen.nn import ConvTranspose
 LAYERS = [("7x7x128->14x14x64", 7, 128, 64), ("14x14x64->28x28x1", 14, 64, 1)]
 
 
-def best_time_ms(fn: Callable[[], jax.Array], repeats: int) -> float:
-    """Best wall time in ms of ``fn()`` over ``repeats`` runs after one warm-up (compile) call."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return 1e3 * min(times)
-
-
-def time_layer(hw: int, c_in: int, c_out: int, batch: int, repeats: int) -> dict[str, float]:
-    """Time the jitted kernel gradient (which includes the forward pass) for both modules."""
+def time_layer(
+    hw: int, c_in: int, c_out: int, batch: int, repeats: int, warmup: int
+) -> dict[str, float]:
+    """Time the jitted kernel gradient (which includes the forward pass) and the forward pass
+    alone for both modules, interleaved."""
     kx, kp, kr = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(kx, (batch, hw, hw, c_in))
     ref = nn.ConvTranspose(c_out, (5, 5), strides=(2, 2), padding="SAME")
@@ -48,9 +42,8 @@ def time_layer(hw: int, c_in: int, c_out: int, batch: int, repeats: int) -> dict
 
     # Everything is a jit argument: closed-over arrays would become constants that XLA tries to
     # constant-fold, i.e. it would run the slow convolution at compile time instead.
-    args = (params["kernel"], params["bias"], x, r)
-    out: dict[str, float] = {}
-    grads = {}
+    inputs = (params["kernel"], params["bias"], x, r)
+    contenders, grads = {}, {}
     for name, module in (("flax", ref), ("jaxgen", ours)):
 
         def loss(kernel, bias, x, r, module=module):
@@ -58,9 +51,14 @@ def time_layer(hw: int, c_in: int, c_out: int, batch: int, repeats: int) -> dict
 
         grad_fn = jax.jit(jax.grad(loss))
         fwd_fn = jax.jit(loss)
-        out[f"{name}_kernel_grad_ms"] = best_time_ms(lambda g=grad_fn: g(*args), repeats)
-        out[f"{name}_forward_ms"] = best_time_ms(lambda f=fwd_fn: f(*args), repeats)
-        grads[name] = np.asarray(grad_fn(*args))
+        contenders[f"{name}_kernel_grad"] = harness.calls(lambda g=grad_fn: g(*inputs))
+        contenders[f"{name}_forward"] = harness.calls(lambda f=fwd_fn: f(*inputs))
+        grads[name] = np.asarray(grad_fn(*inputs))
+    times = harness.interleave(contenders, repeats, 1, warmup)
+    out: dict[str, float] = {}
+    for name, ts in times.items():
+        out[f"{name}_ms"] = 1e3 * min(ts)
+        out[f"{name}_ms_median"] = 1e3 * statistics.median(ts)
     out["speedup"] = out["flax_kernel_grad_ms"] / out["jaxgen_kernel_grad_ms"]
     # Sanity check that the timed computations agree (relative to the gradient's scale).
     scale = float(np.max(np.abs(grads["flax"])))
@@ -70,23 +68,20 @@ def time_layer(hw: int, c_in: int, c_out: int, batch: int, repeats: int) -> dict
 
 def main() -> None:
     """Parse flags, time every layer and print the results as one JSON object."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    result = {
-        "backend": jax.default_backend(),
-        "device": str(jax.devices()[0]),
-        "batch": args.batch,
-        "repeats": args.repeats,
-        "kernel": [5, 5],
-        "strides": [2, 2],
-        "layers": {
-            name: time_layer(hw, c_in, c_out, args.batch, args.repeats)
+    bench = harness.Benchmark("conv_transpose_grad", __doc__, repeats=(5, 2))
+    bench.parser.add_argument("--batch", type=int, default=None, help="256, quick 32")
+    args = bench.parse()
+    args.batch = args.batch or (32 if args.quick else 256)
+    bench.emit(
+        protocol_note="1 call per round; *_ms: the fastest round, *_ms_median: the median",
+        batch=args.batch,
+        kernel=[5, 5],
+        strides=[2, 2],
+        layers={
+            name: time_layer(hw, c_in, c_out, args.batch, args.repeats, args.warmup)
             for name, hw, c_in, c_out in LAYERS
         },
-    }
-    print(json.dumps(result))
+    )
 
 
 if __name__ == "__main__":

@@ -1,145 +1,87 @@
 """Train-step speed of the DCGAN on 28x28x1 images: jaxgen vs jaxgen with flax's ConvTranspose
 vs PyTorch eager.
 
-    python benchmarks/dcgan_step.py [--batch-size 256] [--steps 4] [--repeats 7]
-                                    [--flax-steps 2] [--skip-flax]
+    python benchmarks/dcgan_step.py [--quick] [--batch-size 256] [--steps 4] [--repeats 7]
+                                    [--warmup 1] [--flax-steps 2] [--skip-flax]
 
-Model (the classic DCGAN of the TensorFlow tutorial; `jaxgen.models.gan`): the generator maps
-z (100) by Dense(7*7*256, no bias) + BN + LeakyReLU(0.2), then 5x5 transposed convolutions to 128
-(stride 1), 64 (stride 2), both without bias + BN + LeakyReLU, and to 1 (stride 2, with bias) +
-tanh; the discriminator has 5x5 stride-2 SAME convolutions to 64 and 128 (+ LeakyReLU), then a
-dense logit. One step = one discriminator update on real and generated images concatenated in
-one call, then one generator update with fresh z through the updated discriminator;
-non-saturating loss; Adam 2e-4, betas (0.5, 0.999), for each player.
+Model: `experiments/dcgan.py` (the classic DCGAN of the TensorFlow tutorial; `jaxgen.models.gan`)
+at the classic widths of its `full` preset, loaded with `jaxgen.config.load_config` and built as
+`jaxgen.tasks.build_task` builds it (`ImageGANTask`: its players, `txs` and `train_step`). The
+generator maps z (100) by Dense(7*7*256, no bias) + BN + LeakyReLU(0.2), then 5x5 transposed
+convolutions to 128 (stride 1), 64 (stride 2), both without bias + BN + LeakyReLU, and to 1
+(stride 2, with bias) + tanh; the discriminator has 5x5 stride-2 SAME convolutions to 64 and 128
+(+ LeakyReLU), then a dense logit. One step = one discriminator update on real and generated
+images concatenated in one call, then one generator update with fresh z through the updated
+discriminator; non-saturating loss; Adam 2e-4, betas (0.5, 0.999), for each player.
 
-Contenders, timed interleaved in one process (every round runs each contender for its number of
-steps, the starting contender rotating), medians over rounds:
+Contenders, timed interleaved in one process (benchmarks/harness.py), medians over rounds:
 
-- `jaxgen`: the step built by jaxgen's own code (`gan_config("dcgan")`, `build_players`,
-  `adversarial.Players`, `make_adversarial_step`), jitted with the state donated.
-- `jaxgen_flax_conv_transpose`: the same, with `flax.linen.ConvTranspose` monkeypatched in for
-  jaxgen's transposed convolution (whose custom VJP avoids XLA:CPU's slow kernel gradient of a
-  transposed convolution); it is slow, so it runs `--flax-steps` steps per round.
-- `torch` (2 threads) and `torch_1thread`: the same model, loss, optimizer and update order in
-  PyTorch eager: D step on cat(real, G(z).detach()), then G step with fresh z through the updated
-  D (D's parameters frozen for that backward pass, as jaxgen differentiates only G there). Padding
-  gives the same shapes (padding=2; output_padding=1 for the stride-2 transposed convolutions);
-  BatchNorm momentum 0.1 (flax's 0.9).
+- `jaxgen`: the task's `train_step`, jitted with the state donated.
+- `jaxgen_flax_conv_transpose`: the same with `--config.model.transposed_conv=flax`, i.e.
+  `flax.linen.ConvTranspose` instead of jaxgen's transposed convolution (whose custom VJP
+  avoids XLA:CPU's slow kernel gradient of a transposed convolution); it is slow, so it runs
+  `--flax-steps` steps per round.
+- `torch_2threads` and `torch_1thread`: the same model, loss, optimizer and update order in
+  PyTorch eager: D step on cat(real, G(z).detach()), then G step with fresh z through the
+  updated D (D's parameters frozen for that backward pass, as jaxgen differentiates only G
+  there). Padding gives the same shapes (padding=2; output_padding=1 for the stride-2
+  transposed convolutions); BatchNorm momentum 0.1 (flax's 0.9). Left out, and said so in the
+  JSON (`torch_missing`), when torch is not installed (`pip install torch==2.13.0`).
 
-The parameter counts of the jaxgen and PyTorch players are checked equal and printed. Prints one
-JSON object on stdout; progress goes to stderr.
+`--quick`: batch 32, 1 step per round, 2 rounds. The parameter counts of the jaxgen and PyTorch
+players are checked equal and printed. Prints one JSON object on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import os
-import statistics
-import sys
-import time
-import types
-from collections.abc import Callable
+import pathlib
 
-import flax.linen as nn
+import harness
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jaxgen.models.gan as gan_models
-from jaxgen.models.gan import build_players
-from jaxgen.tasks.gan import gan_config
-from jaxgen.train import adversarial
-from jaxgen.train.state import adam
+from jaxgen.config import load_config
+from jaxgen.models.common import count_params
+from jaxgen.tasks import adversarial, build_task
 
+EXPERIMENT = pathlib.Path(__file__).resolve().parent.parent / "experiments" / "dcgan.py"
+CLASSIC_WIDTHS = ("model.generator_channels=256,128,64", "model.discriminator_channels=64,128")
 IMAGE_SHAPE = (28, 28, 1)
-LEARNING_RATE = 2e-4
-BETAS = (0.5, 0.999)
 NUM_BATCHES = 4  # distinct real batches, cycled
 NUM_KEYS = 64  # distinct step keys, cycled
 
 
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
+def build_gan_task(batch_size: int, transposed_conv: str):
+    """The DCGAN task of experiments/dcgan.py at the classic widths."""
+    overrides = [*CLASSIC_WIDTHS, f"batch_size={batch_size}"]
+    overrides.append(f"model.transposed_conv={transposed_conv}")
+    return build_task(load_config(str(EXPERIMENT), overrides))
 
 
-def make_config(batch_size: int):
-    return gan_config(
-        "dcgan",
-        batch_size=batch_size,
-        generator_learning_rate=LEARNING_RATE,
-        discriminator_learning_rate=LEARNING_RATE,
-        adam_b1=BETAS[0],
-        adam_b2=BETAS[1],
-    )
-
-
-@contextlib.contextmanager
-def flax_conv_transpose():
-    """While active, jaxgen's DCGAN generator builds flax's `nn.ConvTranspose` (same arguments,
-    parameters and output; autodiff's slow kernel gradient on XLA:CPU)."""
-    original = gan_models.jnn
-    gan_models.jnn = types.SimpleNamespace(ConvTranspose=nn.ConvTranspose)
-    try:
-        yield
-    finally:
-        gan_models.jnn = original
-
-
-def count_params(tree) -> int:
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
-
-
-def custom_vjp_calls(players: adversarial.Players, state) -> int:
+def custom_vjp_calls(players: adversarial.Players, state: adversarial.GANState) -> int:
     """custom_vjp calls in the generator's jaxpr: 3 with jaxgen's layer, 0 with flax's."""
-    g_vars = {"params": state.params["generator"], "batch_stats": state.carry["generator_stats"]}
+    g_vars = {"params": state.params["generator"], "batch_stats": state.batch_stats["generator"]}
     z = jnp.zeros((2, players.latent_size))
     label = jnp.zeros((2,), jnp.int32)
     jaxpr = jax.make_jaxpr(lambda v: players.generate(v, z, label, True)[0])(g_vars)
     return str(jaxpr).count("custom_vjp_call")
 
 
-class JaxgenStep:
-    """The jaxgen DCGAN step, compiled ahead of time (so a monkeypatch active while building
-    covers the tracing), run n steps at a time with the state donated."""
-
-    def __init__(self, batch_size: int, batches: list[dict], keys: list[jax.Array]):
-        config = make_config(batch_size)
-        generator, discriminator = build_players(config.model, IMAGE_SHAPE, 0)
-        self.players = adversarial.Players(
-            generator, discriminator, config.model.latent_size, IMAGE_SHAPE
-        )
-        txs = {p: adam(config, config[f"{p}_learning_rate"]) for p in adversarial.PLAYERS}
-        step = adversarial.make_adversarial_step(self.players, config.objective, txs)
-        # Jitted, as the train loop does: eagerly, the generator's weight average would alias
-        # its parameters, and a donated state must not hold one buffer twice.
-        self.state = jax.jit(
-            lambda key: adversarial.init_adversarial_state(self.players, txs, key)
-        )(jax.random.key(0))
-        self.param_counts = {p: count_params(self.state.params[p]) for p in adversarial.PLAYERS}
-        self.custom_vjp_calls = custom_vjp_calls(self.players, self.state)
-        t0 = time.perf_counter()
-        self.fn = jax.jit(step, donate_argnums=0).lower(self.state, batches[0], keys[0]).compile()
-        self.compile_s = time.perf_counter() - t0
-        self.batches, self.keys, self.calls = batches, keys, 0
-
-    def __call__(self, n: int) -> None:
-        state = self.state
-        for _ in range(n):
-            i = self.calls
-            state, metrics = self.fn(
-                state, self.batches[i % len(self.batches)], self.keys[i % len(self.keys)]
-            )
-            self.calls += 1
-        jax.block_until_ready((state, metrics))
-        self.state = state
+def jaxgen_contender(task, batches: list[dict], keys: list[jax.Array]) -> tuple:
+    """(the compiled, state-donating step as a contender, its facts)."""
+    state = jax.jit(task.init_state)(jax.random.key(0))
+    stepper = harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, batches, keys)
+    facts = {
+        "param_counts": {p: count_params(state.params[p]) for p in adversarial.PLAYERS},
+        "custom_vjp_calls": custom_vjp_calls(task.players, state),
+        "compile_s": round(stepper.compile(), 2),
+    }
+    return stepper, facts
 
 
-def torch_contender(batches: list[dict]):
-    """The same DCGAN step in PyTorch eager; returns run(n, threads), the parameter counts and
-    the torch version."""
-    import torch
+def torch_contender(torch, batches: list[dict], learning_rate: float, betas: tuple):
+    """The same DCGAN step in PyTorch eager; returns run(n, threads) and the parameter counts."""
     from torch import nn as tnn
 
     leak = 0.2
@@ -171,8 +113,8 @@ def torch_contender(batches: list[dict]):
         tnn.Linear(128 * 7 * 7, 1),
     )
     torch.manual_seed(0)
-    g_opt = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas)
     softplus = torch.nn.functional.softplus
     reals = [torch.from_numpy(np.asarray(b["x"]).transpose(0, 3, 1, 2).copy()) for b in batches]
     batch_size = reals[0].shape[0]
@@ -211,52 +153,19 @@ def torch_contender(batches: list[dict]):
         "generator": sum(p.numel() for p in generator.parameters()),
         "discriminator": sum(p.numel() for p in discriminator.parameters()),
     }
-    return run, counts, torch.__version__
-
-
-def interleaved(contenders: dict[str, tuple[Callable[[int], None], int]], rounds: int):
-    """Seconds per step of each contender (run for its own number of steps) in each round; the
-    start rotates every round. One warm-up step each first."""
-    names = list(contenders)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:
-        t0 = time.perf_counter()
-        contenders[name][0](1)
-        log(f"warm-up {name}: {time.perf_counter() - t0:.2f}s for 1 step")
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            run, steps = contenders[name]
-            t0 = time.perf_counter()
-            run(steps)
-            times[name].append((time.perf_counter() - t0) / steps)
-        log(
-            f"round {r + 1}/{rounds}: "
-            + ", ".join(f"{n} {1e3 * times[n][-1]:.1f}ms/step" for n in names)
-        )
-    return times
-
-
-def ratios(times: dict[str, list[float]], a: str, b: str) -> dict[str, float]:
-    """a's speed over b's: the ratio of median steps/s, and the median of per-round ratios."""
-    per_round = [tb / ta for ta, tb in zip(times[a], times[b], strict=True)]
-    return {
-        "of_medians": round(statistics.median(times[b]) / statistics.median(times[a]), 3),
-        "median_per_round": round(statistics.median(per_round), 3),
-    }
+    return run, counts
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=4, help="steps per round (jaxgen, torch)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed rounds")
-    parser.add_argument(
-        "--flax-steps", type=int, default=2, help="steps per round of the flax variant"
+    bench = harness.Benchmark("dcgan_step", __doc__, repeats=(7, 2), steps=(4, 1))
+    bench.parser.add_argument("--batch-size", type=int, default=None, help="256, quick 32")
+    bench.parser.add_argument(
+        "--flax-steps", type=int, default=None, help="steps per round of the flax variant (2)"
     )
-    parser.add_argument("--skip-flax", action="store_true", help="leave out the flax variant")
-    args = parser.parse_args()
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    bench.parser.add_argument("--skip-flax", action="store_true", help="leave out the flax variant")
+    args = bench.parse()
+    args.batch_size = args.batch_size or (32 if args.quick else 256)
+    args.flax_steps = args.flax_steps or (1 if args.quick else 2)
 
     rng = np.random.default_rng(1)
     batches = [
@@ -270,75 +179,71 @@ def main() -> None:
     ]
     keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
 
+    log = harness.log
     log("compiling the jaxgen step ...")
-    jaxgen_step = JaxgenStep(args.batch_size, batches, keys)
-    contenders: dict[str, tuple[Callable[[int], None], int]] = {"jaxgen": (jaxgen_step, args.steps)}
-    compile_s = {"jaxgen": round(jaxgen_step.compile_s, 2)}
-    checks = {"jaxgen_generator_custom_vjp_calls": jaxgen_step.custom_vjp_calls}
+    task = build_gan_task(args.batch_size, "jaxgen")
+    config = task.config
+    betas = (config.adam_b1, config.adam_b2)
+    rates = {p: config[f"{p}_learning_rate"] for p in adversarial.PLAYERS}
+    assert rates["generator"] == rates["discriminator"], rates  # the PyTorch side has one rate
+    stepper, facts = jaxgen_contender(task, batches, keys)
+    contenders = {"jaxgen": stepper}
+    steps = {"jaxgen": args.steps}
+    compile_s = {"jaxgen": facts["compile_s"]}
+    checks = {"jaxgen_generator_custom_vjp_calls": facts["custom_vjp_calls"]}
     if not args.skip_flax:
         log("compiling the step with flax's ConvTranspose ...")
-        with flax_conv_transpose():
-            flax_step = JaxgenStep(args.batch_size, batches, keys)
-        assert flax_step.param_counts == jaxgen_step.param_counts
-        assert flax_step.custom_vjp_calls == 0, "the monkeypatch did not take"
-        checks["flax_generator_custom_vjp_calls"] = flax_step.custom_vjp_calls
-        contenders["jaxgen_flax_conv_transpose"] = (flax_step, args.flax_steps)
-        compile_s["jaxgen_flax_conv_transpose"] = round(flax_step.compile_s, 2)
+        flax_stepper, flax_facts = jaxgen_contender(
+            build_gan_task(args.batch_size, "flax"), batches, keys
+        )
+        assert flax_facts["param_counts"] == facts["param_counts"]
+        assert flax_facts["custom_vjp_calls"] == 0, "transposed_conv=flax still uses jaxgen's"
+        checks["flax_generator_custom_vjp_calls"] = flax_facts["custom_vjp_calls"]
+        contenders["jaxgen_flax_conv_transpose"] = flax_stepper
+        steps["jaxgen_flax_conv_transpose"] = args.flax_steps
+        compile_s["jaxgen_flax_conv_transpose"] = flax_facts["compile_s"]
 
-    torch_run, torch_counts, torch_version = torch_contender(batches)
-    if torch_counts != jaxgen_step.param_counts:
-        raise AssertionError(f"parameter counts differ: {torch_counts} vs jaxgen's")
-    contenders["torch_2threads"] = (lambda n: torch_run(n, 2), args.steps)
-    contenders["torch_1thread"] = (lambda n: torch_run(n, 1), args.steps)
+    param_counts = {"jaxgen": facts["param_counts"]}
+    payload = {}
+    torch = harness.import_torch()
+    if torch is None:
+        payload["torch_missing"] = harness.torch_missing()
+    else:
+        torch_run, torch_counts = torch_contender(torch, batches, rates["generator"], betas)
+        if torch_counts != facts["param_counts"]:
+            raise AssertionError(f"parameter counts differ: {torch_counts} vs jaxgen's")
+        param_counts["torch"] = torch_counts
+        contenders["torch_2threads"] = lambda n: torch_run(n, 2)
+        contenders["torch_1thread"] = lambda n: torch_run(n, 1)
+        steps["torch_2threads"] = steps["torch_1thread"] = args.steps
 
     log(f"timing {len(contenders)} contenders, {args.repeats} rounds ...")
-    times = interleaved(contenders, args.repeats)
-    load_after = [round(x, 2) for x in os.getloadavg()]
+    times = harness.interleave(contenders, args.repeats, steps, args.warmup)
 
-    results = {
-        name: {
-            "steps_per_s_median": round(1.0 / statistics.median(ts), 3),
-            "ms_per_step_median": round(1e3 * statistics.median(ts), 1),
-            "ms_per_step_rounds": [round(1e3 * t, 1) for t in ts],
-            "steps_per_round": contenders[name][1],
-        }
-        for name, ts in times.items()
-    }
+    results = harness.summarize(times)
+    for name in results:
+        results[name]["steps_per_round"] = steps[name]
     speed = {
-        "jaxgen_over_torch_2threads": ratios(times, "jaxgen", "torch_2threads"),
-        "jaxgen_over_torch_1thread": ratios(times, "jaxgen", "torch_1thread"),
+        f"jaxgen_over_{other}": harness.speed_ratio(times, "jaxgen", other)
+        for other in ("torch_2threads", "torch_1thread")
+        if other in times
     }
     if not args.skip_flax:
-        speed["jaxgen_over_flax_conv_transpose"] = ratios(
+        speed["jaxgen_over_flax_conv_transpose"] = harness.speed_ratio(
             times, "jaxgen", "jaxgen_flax_conv_transpose"
         )
-    print(
-        json.dumps(
-            {
-                "benchmark": "dcgan_step",
-                "model": "DCGAN 28x28x1, z 100, non-saturating, 1 D update + 1 G update per step",
-                "optimizer": f"adam {LEARNING_RATE:g} betas {BETAS} per player",
-                "batch_size": args.batch_size,
-                "param_counts": {"jaxgen": jaxgen_step.param_counts, "torch": torch_counts},
-                "cpu_count": os.cpu_count(),
-                "backend": jax.default_backend(),
-                "jax": jax.__version__,
-                "torch": torch_version,
-                "xla_flags": os.environ.get("XLA_FLAGS", ""),
-                "load_average_before": load_before,
-                "load_average_after": load_after,
-                "protocol": (
-                    f"interleaved in one process: 1 warm-up step each, then {args.repeats} "
-                    "rounds, each running every contender for its steps_per_round (rotating "
-                    "start); medians over rounds"
-                ),
-                "compile_s": compile_s,
-                "checks": checks,
-                "results": results,
-                "speed_ratios": speed,
-            },
-            indent=1,
-        )
+    bench.emit(
+        protocol_note="speed ratios: a's speed over b's, of the medians and per round",
+        model="DCGAN 28x28x1, z 100, non-saturating, 1 D update + 1 G update per step",
+        config=f"experiments/dcgan.py with {', '.join(CLASSIC_WIDTHS)}",
+        optimizer=f"adam {rates['generator']:g} betas {betas} per player",
+        batch_size=args.batch_size,
+        param_counts=param_counts,
+        compile_s=compile_s,
+        checks=checks,
+        results=results,
+        speed_ratios=speed,
+        **payload,
     )
 
 

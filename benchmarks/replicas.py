@@ -3,56 +3,52 @@
 For the 784-400-20 MLP VAE (Bernoulli ELBO) and a small dense autoencoder (784-256-16, BCE),
 batch 128 per replica, R in {2, 4, 8}: examples/s summed over replicas of
 
-- `replicated`: `jaxgen.train.replicas.replicate_step(step)` jitted with the state donated,
-  one call per step for all R replicas (stacked state, batches and keys);
+- `replicated`: the single-run step mapped by `jax.vmap` over a leading replica axis (what
+  `jaxgen.train.replicas.ReplicatedTask.train_step` runs for `--config.seeds`), jitted with the
+  state donated, one call per step for all R replicas (stacked state, batches and keys);
 - `sequential`: the single jitted step called R times per step, one per replica's own state
   (dispatch is asynchronous, so consecutive calls of independent replicas may overlap);
 - `sequential_blocking`: the same, waiting for each call (no overlap between replicas);
-- `replicated_groups` (R > 4): `replicate_step` called once per group of 4 replicas, each
-  group its own stacked state (a loop-level alternative, not a `replicate_step`).
+- `replicated_groups` (R > 4): the vmapped step called once per group of 4 replicas, each
+  group its own stacked state (a loop-level alternative to one vmapped step).
 
 The losses are jaxgen's own (`make_vae_loss`, `make_autoencoder_loss`), which now do their
 per-pixel work on flattened (B, 784) operands (`jaxgen.losses.vae`,
 `jaxgen.losses.reconstruction`), so there is no separate flat-loss contender.
 
 Each contender runs for the same number of steps in every round, the rounds interleave all of
-them (rotating start), and ratios are medians over rounds of the per-round ratio. Before
-timing, the script checks that every replica of `replicate_step` ends, after a few steps, with
-the parameters of a separate single-step run (rtol 1e-5).
+them (rotating start; benchmarks/harness.py), and ratios are medians over rounds of the
+per-round ratio. Before timing, the script checks that every replica of the vmapped step ends,
+after a few steps, with the parameters of a separate single-step run (rtol 1e-5).
 
 A diagnostics section times the pieces the explanation rests on: a batched matmul against R
 separate ones, and a per-pixel reduction over (R, B, 28, 28, 1) against (R, B * 784) (XLA:CPU
 vectorises along the last axis; why jaxgen's losses flatten). The HLO counts of the single and
 the replicated step are reported per model.
 
-    python benchmarks/replicas.py [--quick] [--rounds N] [--steps N]
+    python benchmarks/replicas.py [--quick] [--repeats N] [--steps N] [--warmup N]
+
+(`--rounds` is `--repeats`; `--quick`: R = 2 and 8, a few short rounds.)
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
-import sys
-import time
-from collections.abc import Callable
 
+import harness
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
+from vae_step import mlp_vae
 
-from jaxgen.losses import vae as vae_losses
+from jaxgen.configs.autoencoder import model_config, objective_config
+from jaxgen.configs.common import base_config
 from jaxgen.losses.autoencoder import make_autoencoder_loss
 from jaxgen.models.autoencoders import build_autoencoder
-from jaxgen.models.vae import build_vae
-from jaxgen.tasks.autoencoder import model_config, objective_config
-from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 from jaxgen.train import replicas
-from jaxgen.train.state import init_state, make_optimizer, make_train_step
+from jaxgen.train.state import TrainState, make_optimizer, make_train_step
 
 BATCH = 128
 IMAGE_SHAPE = (28, 28, 1)
@@ -60,178 +56,124 @@ REPLICAS = (2, 4, 8)
 GROUP = 4  # replicas per jitted call in `replicated_groups`: 4 VAE states (30 MiB) fit in L3
 
 
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def vae_model_and_loss():
-    """The 784-400-20 Bernoulli VAE (ELBO, K=1, dynamic binarization) and its jaxgen loss."""
-    objective = vae_objective_config()
-    model = build_vae(
-        vae_model_config("dense", hidden=(400,), latent_size=20), objective, IMAGE_SHAPE
-    )
-    return model, vae_losses.make_vae_loss(model, objective)
-
-
-def ae_model_and_loss():
-    """The dense 784-256-16 autoencoder and its jaxgen BCE loss."""
+def dense_autoencoder():
+    """(model, loss, tx) of the dense 784-256-16 autoencoder with jaxgen's BCE loss, Adam 1e-3."""
     model = build_autoencoder(model_config("dense", hidden=(256,), code_size=16), IMAGE_SHAPE)
-    return model, make_autoencoder_loss(model, objective_config(reconstruction="bce"))
+    loss = make_autoencoder_loss(model, objective_config(reconstruction="bce"))
+    return model, loss, make_optimizer(base_config(learning_rate=1e-3))
 
 
-def init_params(model, seed: int):
+def init_state(model, tx, seed: int) -> TrainState:
     x = jax.random.uniform(jax.random.key(seed), (BATCH, *IMAGE_SHAPE))
-    if hasattr(model, "latent_size"):
-        return model.init(jax.random.key(seed), x, jnp.zeros((BATCH,), jnp.int32))
-    return model.init(jax.random.key(seed), x)
+    args = (x, jnp.zeros((BATCH,), jnp.int32)) if hasattr(model, "latent_size") else (x,)
+    return TrainState.create(model.init(jax.random.key(seed), *args), tx)
 
 
-def make_batch(seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    return {
-        "image": jnp.asarray(rng.random((BATCH, *IMAGE_SHAPE), dtype=np.float32)),
-        "label": jnp.asarray(rng.integers(0, 10, BATCH, dtype=np.int32)),
-    }
+def replica_batches(num: int) -> list[dict]:
+    return [harness.image_batch(100 + r, BATCH, IMAGE_SHAPE) for r in range(num)]
 
 
-def stack(trees):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+class RoundRobin:
+    """Steppers advanced in turn, one call each per step; `blocking` waits for every call (no
+    overlap between them)."""
 
-
-class Sequential:
-    """R single-run states, each stepped by the single jitted step, once per replica per step."""
-
-    def __init__(self, step_fn, states, batches, keys, blocking: bool = False):
-        self.fn = jax.jit(step_fn, donate_argnums=0)
-        self.states, self.batches, self.keys, self.blocking = states, batches, keys, blocking
+    def __init__(self, steppers: list[harness.Stepper], blocking: bool = False):
+        self.steppers, self.blocking = steppers, blocking
 
     def __call__(self, steps: int) -> None:
         for _ in range(steps):
-            for r, (batch, key) in enumerate(zip(self.batches, self.keys, strict=True)):
-                self.states[r], metrics = self.fn(self.states[r], batch, key)
+            for stepper in self.steppers:
+                stepper.step()
                 if self.blocking:
-                    jax.block_until_ready(self.states[r])
-        jax.block_until_ready((self.states, metrics))
+                    stepper.block()
+        for stepper in self.steppers:
+            stepper.block()
 
 
-class Replicated:
-    """Stacked states stepped by a jitted replica step: one call per group of replicas per step
-    (one group holding all R replicas is what `--config.seeds` runs)."""
-
-    def __init__(self, replica_step, states, batches, keys, group: int):
-        self.fn = jax.jit(replica_step, donate_argnums=0)
-        starts = range(0, len(states), group)
-        self.states = [stack(states[i : i + group]) for i in starts]
-        self.batches = [stack(batches[i : i + group]) for i in starts]
-        self.keys = [jnp.stack(keys[i : i + group]) for i in starts]
-
-    def __call__(self, steps: int) -> None:
-        for _ in range(steps):
-            for g, (batch, keys) in enumerate(zip(self.batches, self.keys, strict=True)):
-                self.states[g], metrics = self.fn(self.states[g], batch, keys)
-        jax.block_until_ready((self.states, metrics))
-
-
-def interleaved(contenders: dict[str, Callable[[int], None]], rounds: int, steps: int):
-    """Seconds per call of `steps` steps, per contender and round (rotating start)."""
-    names = list(contenders)
-    times = {name: [] for name in names}
-    for name in names:
-        contenders[name](1)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            contenders[name](steps)
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
-def check_replicate_step(model, loss, tx, num: int, steps: int = 3) -> float:
-    """Max relative parameter difference between `replicate_step` and separate single steps
+def check_vmapped_step(model, loss, tx, num: int, steps: int = 3) -> float:
+    """Max relative parameter difference between the vmapped step and separate single steps
     after `steps` steps; asserts allclose(rtol=1e-5, atol=1e-6): atol is a thousandth of one
     Adam step (lr 1e-3), for parameters that pass near zero."""
     step_fn = make_train_step(loss, tx)
-    batches = [make_batch(100 + r) for r in range(num)]
+    batches = replica_batches(num)
     keys = jax.random.split(jax.random.key(7), num)
     single = jax.jit(step_fn)
     alone = []
     for r in range(num):
-        state = init_state(init_params(model, r), tx)
+        state = init_state(model, tx, r)
         for i in range(steps):
             state, _ = single(state, batches[r], jax.random.fold_in(keys[r], i))
         alone.append(state.params)
-    rep = jax.jit(replicas.replicate_step(step_fn))
-    state = stack([init_state(init_params(model, r), tx) for r in range(num)])
+    vmapped = jax.jit(jax.vmap(step_fn))
+    state = harness.stack([init_state(model, tx, r) for r in range(num)])
     for i in range(steps):
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, i)
-        state, _ = rep(state, stack(batches), step_keys)
-    worst = 0.0
-    for r in range(num):
-        mine = replicas.replica(state.params, r)
-        jax.tree.map(
-            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), mine, alone[r]
-        )
-        diffs = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), mine, alone[r])
-        scale = max(float(jnp.max(jnp.abs(b))) for b in jax.tree.leaves(alone[r]))
-        worst = max(worst, max(jax.tree.leaves(diffs)) / scale)
-    return worst
+        state, _ = vmapped(state, harness.stack(batches), replicas.step_keys(keys, i))
+    return max(
+        harness.assert_close(replicas.replica(state.params, r), alone[r], rtol=1e-5, atol=1e-6)
+        for r in range(num)
+    )
 
 
 def state_megabytes(state) -> float:
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) / 2**20
 
 
-def bench_model(name, model, loss, tx, num: int, rounds: int, steps: int) -> dict:
-    batches = [make_batch(100 + r) for r in range(num)]
+def bench_model(name, model, loss, tx, num: int, args) -> dict:
+    batches = replica_batches(num)
     keys = list(jax.random.split(jax.random.key(1), num))
     step_fn = make_train_step(loss, tx)
-    rep = replicas.replicate_step(step_fn)
-    contenders = {}
-    states = [init_state(init_params(model, r), tx) for r in range(num)]
-    contenders["replicated"] = Replicated(rep, states, batches, keys, num)
+    single = jax.jit(step_fn, donate_argnums=0)
+    vmapped = jax.jit(jax.vmap(step_fn), donate_argnums=0)
+
+    def groups(size: int) -> RoundRobin:
+        states = [init_state(model, tx, r) for r in range(num)]
+        return RoundRobin(
+            [
+                harness.Stepper(
+                    vmapped,
+                    harness.stack(states[i : i + size]),
+                    [harness.stack(batches[i : i + size])],
+                    [jnp.stack(keys[i : i + size])],
+                )
+                for i in range(0, num, size)
+            ]
+        )
+
+    def one_by_one(blocking: bool) -> RoundRobin:
+        return RoundRobin(
+            [
+                harness.Stepper(single, init_state(model, tx, r), [batches[r]], [keys[r]])
+                for r in range(num)
+            ],
+            blocking,
+        )
+
+    contenders = {"replicated": groups(num)}
     if num > GROUP:
-        states = [init_state(init_params(model, r), tx) for r in range(num)]
-        contenders["replicated_groups"] = Replicated(rep, states, batches, keys, GROUP)
-    states = [init_state(init_params(model, r), tx) for r in range(num)]
-    contenders["sequential"] = Sequential(step_fn, states, batches, keys)
-    states = [init_state(init_params(model, r), tx) for r in range(num)]
-    contenders["sequential_blocking"] = Sequential(step_fn, states, batches, keys, blocking=True)
-    times = interleaved(contenders, rounds, steps)
-    examples = steps * num * BATCH
+        contenders["replicated_groups"] = groups(GROUP)
+    contenders["sequential"] = one_by_one(blocking=False)
+    contenders["sequential_blocking"] = one_by_one(blocking=True)
+    times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
     out = {
-        f"{c}_examples_per_s": round(examples / statistics.median(ts)) for c, ts in times.items()
+        f"{c}_examples_per_s": round(num * BATCH / ms * 1e3)
+        for c, ms in harness.medians_ms(times).items()
     }
 
     def ratio(a, b):
-        return round(statistics.median(x / y for x, y in zip(times[b], times[a], strict=True)), 3)
+        return harness.speed_ratio(times, a, b)["median_per_round"]
 
     out["ratio_replicated_over_sequential"] = ratio("replicated", "sequential")
     out["ratio_replicated_over_sequential_blocking"] = ratio("replicated", "sequential_blocking")
     if num > GROUP:
         out[f"ratio_groups_of_{GROUP}_over_sequential"] = ratio("replicated_groups", "sequential")
-    out["stacked_state_MiB"] = round(state_megabytes(contenders["replicated"].states), 1)
-    log(f"{name} R={num}: " + json.dumps(out))
+    out["stacked_state_MiB"] = round(state_megabytes(contenders["replicated"].steppers[0].state), 1)
+    harness.log(f"{name} R={num}: " + json.dumps(out))
     return out
 
 
-def median_ms(calls: dict[str, Callable[[], object]], rounds: int = 7) -> dict:
-    """Interleaved medians (ms) of several zero-argument callables."""
-    times = {k: [] for k in calls}
-    for _ in range(2):
-        for f in calls.values():
-            jax.block_until_ready(f())
-    for _ in range(rounds):
-        for k, f in calls.items():
-            t0 = time.perf_counter()
-            for _ in range(5):
-                out = f()
-            jax.block_until_ready(out)
-            times[k].append((time.perf_counter() - t0) / 5)
-    return {k: round(1e3 * statistics.median(v), 3) for k, v in times.items()}
-
-
-def diagnostics(num: int = 8) -> dict:
-    """The pieces of the explanation, timed interleaved at R = `num`."""
+def diagnostics(num: int, repeats: int) -> dict:
+    """The pieces of the explanation, timed interleaved at R = `num` (ms per call, 5 calls a
+    round)."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.random((num, BATCH, 784), dtype=np.float32))
     w = jnp.asarray(rng.random((num, 784, 400), dtype=np.float32))
@@ -241,6 +183,11 @@ def diagnostics(num: int = 8) -> dict:
     batched = jax.jit(lambda a, b: jnp.einsum("rbi,rio->rbo", a, b))
     batched_t = jax.jit(lambda a, b: jnp.einsum("rbi,rbo->rio", a, b))
     xs, ws, gs = list(x), list(w), list(g)
+
+    def median_ms(fns: dict) -> dict:
+        calls = {name: harness.calls(fn) for name, fn in fns.items()}
+        return harness.medians_ms(harness.interleave(calls, repeats, 5))
+
     matmuls = median_ms(
         {
             "forward_batched_einsum": lambda: batched(x, w),
@@ -271,20 +218,19 @@ def diagnostics(num: int = 8) -> dict:
     return {
         f"matmul_128x784x400_R{num}_ms": matmuls,
         f"loss_reduction_mean_sq_sigmoid_R{num}_ms": reductions,
-        "l3_cache": _read("/sys/devices/system/cpu/cpu0/cache/index3/size"),
     }
 
 
 def hlo_facts(model, loss, tx, num: int) -> dict:
     """What XLA emits for the single step and the replicated one."""
     step_fn = make_train_step(loss, tx)
-    state = init_state(init_params(model, 0), tx)
-    batch, key = make_batch(0), jax.random.key(0)
+    state = init_state(model, tx, 0)
+    batch, key = replica_batches(1)[0], jax.random.key(0)
     single = jax.jit(step_fn).lower(state, batch, key).compile().as_text()
-    stacked = stack([state] * num)
+    stacked = harness.stack([state] * num)
     rep = (
-        jax.jit(replicas.replicate_step(step_fn))
-        .lower(stacked, stack([batch] * num), jax.random.split(key, num))
+        jax.jit(jax.vmap(step_fn))
+        .lower(stacked, harness.stack([batch] * num), jax.random.split(key, num))
         .compile()
         .as_text()
     )
@@ -308,63 +254,30 @@ def hlo_facts(model, loss, tx, num: int) -> dict:
     return {"single_step": count(single), f"replicated_R{num}": count(rep)}
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="R=2 and 8, a few short rounds")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None, help="steps per contender per round")
-    args = parser.parse_args()
-    rounds = args.rounds or (3 if args.quick else 9)
-    steps = args.steps or (2 if args.quick else 5)
+    bench = harness.Benchmark("replicas", __doc__, repeats=(9, 3), steps=(5, 2))
+    args = bench.parse()
     counts = (2, 8) if args.quick else REPLICAS
-    tx = make_optimizer(ml_collections.ConfigDict(dict(learning_rate=1e-3, steps=10**6)))
-    models = {
-        "vae_784_400_20": vae_model_and_loss(),
-        "dense_ae_784_256_16": ae_model_and_loss(),
-    }
+    models = {"vae_784_400_20": mlp_vae(), "dense_ae_784_256_16": dense_autoencoder()}
 
     checks = {}
-    for name, (model, loss) in models.items():
-        worst = check_replicate_step(model, loss, tx, num=4)
-        checks[f"{name}_params_max_rel_diff_R4_3_steps"] = worst
-    log("replicate_step matches separate single steps: " + json.dumps(checks))
+    for name, (model, loss, tx) in models.items():
+        checks[f"{name}_params_max_rel_diff_R4_3_steps"] = check_vmapped_step(model, loss, tx, 4)
+    harness.log("the vmapped step matches separate single steps: " + json.dumps(checks))
 
     results = {}
-    for name, (model, loss) in models.items():
-        results[name] = {
-            f"R{num}": bench_model(name, model, loss, tx, num, rounds, steps) for num in counts
-        }
+    for name, (model, loss, tx) in models.items():
+        results[name] = {f"R{num}": bench_model(name, model, loss, tx, num, args) for num in counts}
         results[name]["hlo"] = {"jaxgen_loss": hlo_facts(model, loss, tx, max(counts))}
-    print(
-        json.dumps(
-            {
-                "benchmark": "replicas",
-                "batch_per_replica": BATCH,
-                "jax": jax.__version__,
-                "backend": jax.default_backend(),
-                "cores": len(os.sched_getaffinity(0)),
-                "xla_flags": os.environ.get("XLA_FLAGS", ""),
-                "load_average_1min_at_end": round(os.getloadavg()[0], 2),
-                "protocol": (
-                    f"interleaved in one process: {rounds} rounds, each running every "
-                    f"contender for {steps} steps of all R replicas (rotating start); "
-                    "examples/s = medians over rounds, summed over replicas; ratios = median "
-                    "over rounds of the per-round ratio"
-                ),
-                "replicate_step_checks_rtol_1e-5": checks,
-                "results": results,
-                "diagnostics": diagnostics(max(counts)),
-            },
-            indent=1,
-        )
+    bench.emit(
+        protocol_note=(
+            "each step runs all R replicas; examples/s = medians over rounds, summed over "
+            "replicas; ratios = median over rounds of the per-round ratio"
+        ),
+        batch_per_replica=BATCH,
+        **{"vmapped_step_checks_rtol_1e-5": checks},
+        results=results,
+        diagnostics=diagnostics(max(counts), args.repeats),
     )
 
 

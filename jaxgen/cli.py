@@ -2,9 +2,11 @@
 
   jaxgen train --config=experiments/NAME.py[:PRESET] --workdir=DIR [--config.KEY=VALUE ...]
   jaxgen eval --workdir=DIR
-  jaxgen demo --workdir=DIR
+  jaxgen demo --workdir=DIR [--preset=PRESET]
 
-Bad input ends with one line on stderr and exit status 2.
+argparse reads the subcommands; `--config=...` and `--config.KEY=VALUE` are read by
+ml_collections.config_flags (absl flags) inside `jaxgen.config.load_config`, the same function
+Python callers use. Bad input ends with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = _Parser(prog="jaxgen", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train or resume an experiment")
-    train.add_argument("--config", required=True, help="experiments/NAME.py[:PRESET]")
+    train.add_argument(
+        "--config", required=True, help="experiments/NAME.py[:PRESET], then --config.KEY=VALUE ..."
+    )
     train.add_argument("--workdir", required=True)
     evaluate = sub.add_parser("eval", help="re-evaluate the newest checkpoint of a workdir")
     evaluate.add_argument("--workdir", required=True)
     demo = sub.add_parser("demo", help="the embedded-data demo (denoising AE, PCA, anomaly)")
     demo.add_argument("--workdir", default="runs/demo")
     demo.add_argument("--preset", default="default")
-    # --config.KEY=VALUE overrides are not argparse options: collect them first.
+    # --config.KEY=VALUE overrides are config_flags' (in load_config), not argparse options:
+    # collect them first, in order.
     overrides = [a[len("--config.") :] for a in argv if a.startswith("--config.")]
     rest = [a for a in argv if not a.startswith("--config.")]
     return parser.parse_args(rest), overrides
@@ -62,6 +67,8 @@ def run(argv: list[str]) -> None:
         evaluate(args.workdir)
         print(f"report: {pathlib.Path(args.workdir) / 'report.md'}")
     elif args.command == "demo":
+        if overrides:
+            raise UserError("demo takes no --config.KEY overrides; use --preset")
         demo(pathlib.Path(args.workdir), args.preset)
 
 

@@ -2,18 +2,28 @@
 
 An experiment file defines `get_config(preset: str) -> ml_collections.ConfigDict`. Presets are
 `smoke` (seconds, for tests), `default` (minutes on a laptop CPU) and `full` (accelerators).
+
+Loading the file and applying the overrides is `ml_collections.config_flags` (absl flags), as in
+big_vision and the Flax examples: `load_config` runs `DEFINE_config_file` on a private
+`absl.flags.FlagValues`, so `jaxgen train` and Python take the same path. The few places where
+config_flags does not keep jaxgen's contract (every bad input is one `UserError` line; a key
+keeps its type) are handled around it below, each with its reason.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import pathlib
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import ml_collections
+from absl import flags
+from ml_collections import config_flags
+from ml_collections.config_flags import config_path, tuple_parser
 
 from jaxgen.errors import UserError
 
@@ -23,129 +33,183 @@ PRESETS = ("smoke", "default", "full")
 # logging, never what a step computes.
 SCHEDULE_KEYS = frozenset({"steps", "eval_every", "checkpoint_every", "log_every", "progress"})
 
-# Every experiment has these; experiment files add their own.
-COMMON_DEFAULTS = {
-    "seed": 0,
-    "seeds": "",  # "" one run; "4" or "0,1,2,3": replicas in one program (train/replicas.py)
-    "steps": 1000,
-    "batch_size": 128,
-    "dataset": "mnist5k",
-    "eval_every": 500,
-    "checkpoint_every": 500,
-    "log_every": 50,
-    "keep_checkpoints": 2,
-    "progress": True,
-    "learning_rate": 1e-3,
-    "lr_schedule": "constant",
-    "grad_clip_norm": 0.0,
-}
+_FLAG = "config"  # --config=FILE[:PRESET], --config.KEY=VALUE
+_MODULE = f"{_FLAG}_config"  # the module name config_flags imports the experiment file as
 
 
-def base_config(**overrides: Any) -> ml_collections.ConfigDict:
-    """Returns a ConfigDict with the common keys, updated by `overrides` (which may add keys)."""
-    config = ml_collections.ConfigDict(dict(COMMON_DEFAULTS))
-    for key, value in overrides.items():
-        config[key] = value
-    return config
+class _TupleParser(tuple_parser.TupleParser):
+    """config_flags' tuple parser, plus bare comma lists of words.
+
+    config_flags reads a tuple override with `ast.literal_eval`: `8,4` is (8, 4), `256` is (256,)
+    and a bare word that is no literal, `gru`, falls back to ('gru',). A bare list of words,
+    `--config.cells=gru,lstm`, is no literal either and falls back, silently, to the one string
+    ('gru,lstm',). So such text is first quoted into the literal "('gru', 'lstm', )"; an empty
+    value is (). Being a TupleParser, config_flags still takes the repeated form too
+    (`--config.cells=gru --config.cells=lstm`).
+    """
+
+    def parse(self, argument):
+        if isinstance(argument, str):
+            argument = _tuple_literal(argument)
+        return super().parse(argument)
 
 
-def smoke(config: ml_collections.ConfigDict, steps: int, batch_size: int, **overrides) -> None:
-    """Turns `config` into a seconds-long test run on the 8x8 `digits` set: evaluates and
-    checkpoints twice, logs every few steps."""
-    half = max(steps // 2, 1)
-    config.update(
-        steps=steps,
-        batch_size=batch_size,
-        eval_every=half,
-        checkpoint_every=half,
-        log_every=max(half // 2, 1),
-        **{"dataset": "digits", **overrides},
-    )
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
-def load_experiment_module(path: str):
-    """Imports an experiment file by path; UserError if it is missing or has no get_config."""
-    file = pathlib.Path(path)
-    if not file.is_file():
-        raise UserError(f"config file not found: {path}")
-    spec = importlib.util.spec_from_file_location(f"jaxgen_experiment_{file.stem}", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-        raise UserError(f"config file {path} defines no get_config(preset)")
-    return module
+def _tuple_literal(text: str) -> str:
+    if not text.strip():
+        return "()"
+    if "," not in text or _is_literal(text):
+        return text
+    items = [item.strip() for item in text.strip().strip("()[]").split(",")]
+    return "(" + "".join(f"{i if _is_literal(i) else repr(i)}, " for i in items if i) + ")"
+
+
+# config_flags keeps one parser per field type for the whole process; jaxgen's configs are the
+# only config_flags users in a jaxgen process.
+config_flags.register_flag_parser_for_type(tuple, _TupleParser())
 
 
 def load_config(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
-    """Loads `path[:preset]` and applies `KEY=VALUE` overrides (KEY may be dotted).
+    """Loads `path[:preset]` and applies `KEY=VALUE` overrides (KEY may be dotted), exactly as
+    `jaxgen train --config=path[:preset] --config.KEY=VALUE ...` does.
 
     The experiment path and preset are recorded in the config (`experiment`, `preset`) so that a
-    workdir alone says what ran.
+    workdir alone says what ran. The config comes back locked; bad input is a UserError.
     """
     path, _, preset = spec.partition(":")
     preset = preset or "default"
+    # config_flags hands any text after ':' to get_config, and get_config treats a name it does
+    # not know as the default preset: a typo would run the wrong experiment.
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r} in --config={spec}; choose one of {PRESETS}")
-    module = load_experiment_module(path)
-    config = module.get_config(preset)
+    # config_flags does not fail on a missing file: it returns a placeholder config that raises
+    # a multi-line OSError when first used.
+    if not pathlib.Path(path).is_file():
+        raise UserError(f"config file not found: {path}")
+    for item in overrides:
+        # absl reads `--config.progress` as progress=true and `--config.steps` as taking the next
+        # argument for its value; jaxgen's overrides are always KEY=VALUE.
+        if "=" not in item:
+            raise UserError(f"override --config.{item} needs the form --config.KEY=VALUE")
+    flag_values, config = _parse(f"{path}:{preset}", overrides)
+    if not isinstance(config, ml_collections.ConfigDict):
+        deferred = getattr(config, "_error", None)  # config_flags' placeholder for an OSError
+        if isinstance(deferred, OSError):
+            raise deferred  # raised inside the experiment file: a bug, keep its traceback
+        raise UserError(f"get_config in {path} returned {type(config).__name__}, not a ConfigDict")
+    _keep_types(config, flag_values, overrides)
     with config.unlocked():
         config.experiment = pathlib.Path(path).stem
         config.preset = preset
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"override --config.{item} needs the form --config.KEY=VALUE")
-        set_key(config, key, value)
     config.lock()
     return config
 
 
-def set_key(config: ml_collections.ConfigDict, dotted_key: str, text: str) -> None:
-    """Sets an existing key from its command-line text, keeping the key's type."""
-    *parents, leaf = dotted_key.split(".")
-    node = config
-    for name in parents:
-        if name not in node or not isinstance(node[name], ml_collections.ConfigDict):
-            raise UserError(f"unknown config key {dotted_key!r}")
-        node = node[name]
-    if leaf not in node:
-        known = ", ".join(sorted(node.keys()))
-        raise UserError(f"unknown config key {dotted_key!r}; known keys here: {known}")
-    old = node[leaf]
+def _parse(spec: str, overrides: Sequence[str]) -> tuple[flags.FlagValues, Any]:
+    """config_flags on `--config=spec --config.KEY=VALUE ...`: the flag values and the config."""
+    argv = ["jaxgen", f"--{_FLAG}={spec}", *[f"--{_FLAG}.{item}" for item in overrides]]
+    flag_values = flags.FlagValues()
+    holder = config_flags.DEFINE_config_file(
+        _FLAG, flag_values=flag_values, sys_argv=argv, lock_config=True
+    )
+    # config_flags imports every file under the one module name with the deprecated
+    # `load_module`, which executes a new file into the module the previous one left: a file
+    # without get_config would silently get the last file's. Start from no module.
+    sys.modules.pop(_MODULE, None)
     try:
-        node[leaf] = parse_value(text, old)
-    except (ValueError, TypeError, SyntaxError) as err:
-        raise UserError(f"bad value for --config.{dotted_key}={text}: {err}") from None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
+            flag_values(argv)
+    except flags.IllegalFlagValueError as err:
+        if not flag_values[_FLAG].present:
+            raise  # get_config raised TypeError or ValueError: a bug in the file
+        # An override's text does not parse as its key's type.
+        raise UserError(f"bad value for {_one_line(err).removeprefix('flag ')}") from None
+    except flags.Error as err:  # a key of an unsupported type, --config.a after --config.a.b
+        message = _one_line(err).partition(" Currently supported types")[0]
+        raise UserError(f"bad override: {message}") from None
+    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as err:
+        if isinstance(err, AttributeError) and err.name == "get_config":
+            if getattr(err.obj, "__name__", None) == _MODULE:
+                raise UserError(
+                    f"config file {spec.partition(':')[0]} defines no get_config(preset)"
+                ) from None
+        if not overrides:
+            raise
+        if flag_values[_FLAG].present:
+            # Every key was found and parsed; setting it failed (an item: --config.channels[0]=8).
+            raise UserError(f"cannot apply the overrides: {_one_line(err)}") from None
+        # config_flags lets the bare lookup error of an unknown key out of its key-path walk,
+        # without saying which override it was: look the keys up in the file's config.
+        unknown = _unknown_key(spec, overrides)
+        if unknown is None:
+            raise  # not an override: raised by the experiment file, a bug
+        raise unknown from None
+    return flag_values, holder.value
 
 
-def parse_value(text: str, like: Any) -> Any:
-    """Parses command-line text into the type of `like` (the key's current value)."""
-    if isinstance(like, bool):
-        if text.lower() in ("true", "1", "yes"):
-            return True
-        if text.lower() in ("false", "0", "no"):
-            return False
-        raise ValueError("expected true or false")
-    if isinstance(like, int):
-        return int(text)
-    if isinstance(like, float):
-        return float(text)
-    if isinstance(like, str):
-        return text
-    if isinstance(like, tuple | list):
-        items = [t for t in text.strip("()[] ").split(",") if t.strip()]
-        element = like[0] if like else None
-        parsed = [
-            parse_value(t.strip(), element) if element is not None else ast.literal_eval(t)
-            for t in items
-        ]
-        return type(like)(parsed)
-    if like is None:
+def _unknown_key(spec: str, overrides: Sequence[str]) -> UserError | None:
+    _, config = _parse(spec, ())
+    for item in overrides:
+        key = item.partition("=")[0]
         try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text
-    raise ValueError(f"cannot set a key of type {type(like).__name__} from the command line")
+            config_path.get_type(key, config)
+        except (KeyError, AttributeError, IndexError, TypeError, ValueError) as err:
+            return UserError(f"unknown config key {key!r}{_did_you_mean(err)}")
+    return None
+
+
+def _did_you_mean(err: BaseException) -> str:
+    """ConfigDict's spelling hint from a KeyError (which may sit inside an AttributeError)."""
+    while err.args and isinstance(err.args[0], BaseException):
+        err = err.args[0]
+    text = str(err.args[0]) if err.args else ""
+    hint = text.partition("Did you mean ")[2].partition(" instead")[0]
+    return f"; did you mean {hint}?" if hint else ""
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _keep_types(config, flag_values: flags.FlagValues, overrides: Sequence[str]) -> None:
+    """Refuses what config_flags lets through but would change a key's type.
+
+    - config_flags' TupleParser takes any items ("of different type than the original"):
+      `--config.model.channels=32,x` would give (32, 'x') and fail deep inside the model. A tuple
+      whose items share one type keeps it (ints widen to floats: `temperatures=1` is (1.0,)).
+    - A dict literal for a block (`--config.model={'kind': 'conv'}`) replaces the whole block,
+      dropping every key it does not name.
+    """
+    for key, text in dict(item.split("=", 1) for item in overrides).items():
+        value = config_path.get_value(key, config)
+        if isinstance(value, ml_collections.ConfigDict):
+            raise UserError(
+                f"--config.{key} is a block of keys; set them one by one: --config.{key}.KEY=VALUE"
+            )
+        flag = flag_values[f"{_FLAG}.{key}"]
+        if not isinstance(flag.parser, tuple_parser.TupleParser):
+            continue
+        kinds = {type(item) for item in flag.default or ()}
+        if len(kinds) != 1 or not kinds <= {int, float, bool, str}:
+            continue
+        (kind,) = kinds
+        if kind is float:
+            value = tuple(float(v) if type(v) is int else v for v in value)
+        wrong = [v for v in value if type(v) is not kind]
+        if wrong:
+            raise UserError(
+                f"bad value for --config.{key}={text}: expected {kind.__name__} items, "
+                f"got {wrong[0]!r}"
+            )
+        config_path.set_value(key, config, value)
 
 
 def to_json_dict(config: ml_collections.ConfigDict) -> dict:

@@ -42,3 +42,119 @@ def test_only_the_schedule_may_change_on_resume():
         config_lib.check_resumable(saved, {**saved, "seed": 1})
     with pytest.raises(UserError, match="model"):
         config_lib.check_resumable(saved, {**saved, "model": {"code_size": 3}})
+
+
+def _load(spec, *overrides):
+    return config_lib.load_config(f"{REPO}/{spec}", list(overrides))
+
+
+def test_readme_override_forms():
+    # A tuple from one value and from a comma list; a str key keeps its raw text.
+    assert _load("experiments/autoencoder.py", "model.hidden=256").model.hidden == (256,)
+    assert _load("experiments/autoencoder.py", "model.hidden=8,4").model.hidden == (8, 4)
+    assert _load("experiments/autoencoder.py", "model.hidden=").model.hidden == ()
+    assert _load("experiments/autoencoder.py", "seeds=3,5").seeds == "3,5"
+    assert _load("experiments/autoencoder.py", "seeds=4").seeds == "4"
+    config = _load("experiments/autoencoder.py", "dataset=/path/to/book.txt")
+    assert config.dataset == "/path/to/book.txt"
+
+
+EXPERIMENT = """
+import ml_collections
+
+
+def get_config(preset: str = "default"):
+    return ml_collections.ConfigDict(
+        dict(
+            steps=10,
+            cells=("lstm",),
+            normal_classes=(0, 1),
+            temperatures=(0.5, 1.0),
+            model=dict(generator_channels=(128, 64, 32), kind="mlp"),
+            note=preset,
+        )
+    )
+"""
+
+
+def _experiment(tmp_path, text=EXPERIMENT, name="toy"):
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    return str(path)
+
+
+def test_tuple_overrides_keep_their_item_types(tmp_path):
+    path = _experiment(tmp_path)
+
+    def load(*overrides):
+        return config_lib.load_config(f"{path}:smoke", list(overrides))
+
+    assert load().note == "smoke"  # config_flags hands the preset to get_config
+    assert load("cells=gru").cells == ("gru",)  # a tuple of strings from one bare word
+    assert load("cells=gru,lstm").cells == ("gru", "lstm")
+    assert load("cells=gru", "cells=rnn").cells == ("gru", "rnn")  # absl's repeated form
+    assert load("normal_classes=3").normal_classes == (3,)
+    assert load("model.generator_channels=256,128,64").model.generator_channels == (256, 128, 64)
+    temperatures = load("temperatures=1").temperatures
+    assert temperatures == (1.0,) and isinstance(temperatures[0], float)
+    config = load("steps=3")
+    assert (config.experiment, config.preset, config.steps) == ("toy", "smoke", 3)
+    with pytest.raises(UserError, match="bad value for --config.normal_classes=3,x"):
+        load("normal_classes=3,x")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["steps"], "needs the form --config.KEY=VALUE"),
+        (["steps=1", "nokey.deeper=1"], "unknown config key 'nokey.deeper'"),
+        (["model.kind.x=1"], "unknown config key 'model.kind.x'"),
+        (["stepz=1"], 'did you mean "steps"'),
+        (["steps=1.5"], "bad value"),
+        (["model={'kind': 'dcgan'}"], "block of keys"),
+        (["experiment=other"], "unknown config key 'experiment'"),
+    ],
+)
+def test_bad_overrides_are_one_line_user_errors(tmp_path, overrides, message):
+    path = _experiment(tmp_path)
+    with pytest.raises(UserError, match=message) as caught:
+        config_lib.load_config(path, overrides)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_file_without_get_config_is_a_user_error(tmp_path):
+    # Right after another file: config_flags imports both under one module name.
+    config_lib.load_config(_experiment(tmp_path), [])
+    path = _experiment(tmp_path, "X = 1\n", name="empty")
+    for overrides in ([], ["steps=1"]):
+        with pytest.raises(UserError, match="defines no get_config"):
+            config_lib.load_config(path, overrides)
+
+
+def test_a_bug_in_an_experiment_file_keeps_its_traceback(tmp_path):
+    path = _experiment(tmp_path, "def get_config(preset='default'):\n    return {}['x']\n")
+    for overrides in ([], ["steps=1"]):
+        with pytest.raises(KeyError):
+            config_lib.load_config(path, overrides)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config=experiments/autoencoder.py:nope"], "unknown preset"),
+        (["--config=experiments/autoencoder.py", "--config.steps=many"], "bad value"),
+        (["--config=experiments/autoencoder.py", "--config.model.nokey=1"], "'model.nokey'"),
+        (["--config=experiments/autoencoder.py", "--config.steps"], "--config.KEY=VALUE"),
+        (["--config.steps=1"], "--config"),
+    ],
+)
+def test_cli_config_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args, message):
+    from jaxgen import cli
+
+    monkeypatch.chdir(REPO)
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["train", f"--workdir={tmp_path / 'run'}", *args])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2
+    assert err.startswith("jaxgen: error: ") and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()

@@ -65,7 +65,7 @@ class Split:
 
 
 @contextlib.contextmanager
-def _file_lock(path: pathlib.Path):
+def file_lock(path: pathlib.Path):
     # Two processes (pytest-xdist workers, two runs) may prepare the same set at once.
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -82,7 +82,7 @@ def _embedded_builder(name: str):
     root = data_dir()
     builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
     if not builder.is_prepared():
-        with _file_lock(root / f".{name}.lock"):
+        with file_lock(root / f".{name}.lock"):
             builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
             if not builder.is_prepared():
                 builder.download_and_prepare()
@@ -117,14 +117,65 @@ def embedded_names() -> tuple[str, ...]:
     return tuple(EMBEDDED_BUILDERS)
 
 
-@functools.lru_cache(maxsize=16)
+# The validation split that model selection uses, held out from train when the set has none:
+# this fraction of every class (of the whole split for unlabelled sets), drawn with a fixed seed
+# so that every run and every seed trains on the same images.
+VALIDATION_FRACTION = 0.1
+VALIDATION_SEED = 0x5A1
+
+
+@functools.lru_cache(maxsize=32)
 def load_split(name: str, split: str) -> Split:
-    """Loads a whole split into memory by data-set name (embedded or prepared TFDS)."""
-    builder = _embedded_builder(name) if name in embedded_names() else _tfds_builder(name)
+    """A whole split in memory by data-set name (embedded or prepared TFDS).
+
+    `split` is "train", "validation" or "test". A set without its own validation split (the
+    digit sets, MNIST, CIFAR-10) gets one held out from its TFDS train split: VALIDATION_FRACTION
+    of every class, seeded; "train" is then the rest. Model selection (periodic evaluation,
+    best checkpoints, chosen budgets) uses "validation"; "test" is for the final report only.
+    """
+    builder = _builder(name)
+    if split in ("train", "validation") and "validation" not in builder.info.splits:
+        train = _read_split(name, "train")
+        held_out = validation_indices(train.labels_N, len(train))
+        keep = np.zeros(len(train), bool)
+        keep[held_out] = True
+        return _frozen(train.select(keep if split == "validation" else ~keep), split)
     if split not in builder.info.splits:
         raise UserError(
             f"dataset {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}"
         )
+    return _read_split(name, split)
+
+
+def validation_indices(labels: np.ndarray | None, count: int) -> np.ndarray:
+    """Sorted indices of the held-out validation examples among `count` train examples:
+    ceil(VALIDATION_FRACTION * n_c) of every class c, by a seeded permutation within the class
+    (of all examples when there are no labels)."""
+    rng = np.random.default_rng(VALIDATION_SEED)
+    groups = (
+        [np.arange(count)]
+        if labels is None
+        else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    )
+    chosen = [
+        rng.permutation(group)[: int(np.ceil(VALIDATION_FRACTION * len(group)))] for group in groups
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def _frozen(split: Split, name: str) -> Split:
+    split.images_NxHxWxC.setflags(write=False)
+    return dataclasses.replace(split, split=name)
+
+
+def _builder(name: str):
+    return _embedded_builder(name) if name in embedded_names() else _tfds_builder(name)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_split(name: str, split: str) -> Split:
+    """One TFDS split of the set, whole, in memory."""
+    builder = _builder(name)
     source = builder.as_data_source(split=split)
     records = source.__getitems__(range(len(source)))
     images = np.stack([np.asarray(r["image"]) for r in records])

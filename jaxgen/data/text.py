@@ -7,10 +7,11 @@ Corpora (`load_text`):
 - a path to a local UTF-8 text file (`file:PATH`, or any name that is an existing file).
 - `"tiny_shakespeare"`: the TFDS data set, read offline from `$TFDS_DATA_DIR` (array_record).
 
-For `pydoc` and local files the held-out split is by position: the last `test_fraction` of the
-characters. `tiny_shakespeare` keeps the TFDS split (its train, validation and test examples are
-the first 90%, the next 5% and the last 5% of the file): train + validation are the training
-text and its test split is the test text, so `test_fraction` does not apply to it.
+For `pydoc` and local files the splits are by position: the last `test_fraction` of the
+characters are the test text, and the last VALIDATION_FRACTION of the rest the validation text
+(model selection), the remainder the training text. `tiny_shakespeare` keeps the TFDS splits
+(its train, validation and test examples are the first 90%, the next 5% and the last 5% of the
+file), so `test_fraction` does not apply to it.
 
 Batches (`tbptt_dataset`) cut the training ids into `batch_size` contiguous streams; batch i
 holds window i of every stream, so a model can carry its hidden state from one batch to the next.
@@ -26,7 +27,7 @@ import pathlib
 import grain
 import numpy as np
 
-from jaxgen.data.datasets import tfds_data_dir
+from jaxgen.data.datasets import VALIDATION_FRACTION, tfds_data_dir
 from jaxgen.errors import UserError
 
 NAMED_TEXTS = ("pydoc", "tiny_shakespeare")
@@ -39,14 +40,21 @@ class TextCorpus:
     """A text with its character vocabulary and its train/test splits as int32 ids.
 
     vocab: the sorted unique characters of the whole text; id k is the character vocab[k].
-    train_ids, test_ids: the two splits, encoded (read-only arrays).
+    train_ids, validation_ids, test_ids: the three splits, encoded (read-only arrays).
     """
 
     name: str
     text: str
     vocab: tuple[str, ...]
     train_ids: np.ndarray
+    validation_ids: np.ndarray
     test_ids: np.ndarray
+
+    def split_ids(self, split: str) -> np.ndarray:
+        """The ids of "train", "validation" or "test"."""
+        return {"train": self.train_ids, "validation": self.validation_ids, "test": self.test_ids}[
+            split
+        ]
 
     @property
     def vocab_size(self) -> int:
@@ -90,8 +98,8 @@ def _file_text(path: pathlib.Path) -> str:
         raise UserError(f"text file {path} is not UTF-8: {err}") from None
 
 
-def _tiny_shakespeare(root: pathlib.Path) -> tuple[str, str]:
-    """(train + validation, test) texts of the TFDS set prepared in array_record under `root`."""
+def _tiny_shakespeare(root: pathlib.Path) -> tuple[str, str, str]:
+    """(train, validation, test) texts of the TFDS set prepared in array_record under `root`."""
     import tensorflow_datasets as tfds
 
     how = (
@@ -109,17 +117,18 @@ def _tiny_shakespeare(root: pathlib.Path) -> tuple[str, str]:
         source = builder.as_data_source(split=split)
         return "".join(bytes(source[i]["text"]).decode("utf-8") for i in range(len(source)))
 
-    return split_text("train") + split_text("validation"), split_text("test")
+    return split_text("train"), split_text("validation"), split_text("test")
 
 
-def _corpus(name: str, train: str, test: str) -> TextCorpus:
-    text = train + test
+def _corpus(name: str, train: str, validation: str, test: str) -> TextCorpus:
+    text = train + validation + test
     vocab = tuple(sorted(set(text)))
-    corpus = TextCorpus(name, text, vocab, np.empty(0, np.int32), np.empty(0, np.int32))
-    train_ids, test_ids = corpus.encode(train), corpus.encode(test)
-    train_ids.setflags(write=False)
-    test_ids.setflags(write=False)
-    return dataclasses.replace(corpus, train_ids=train_ids, test_ids=test_ids)
+    empty = np.empty(0, np.int32)
+    corpus = TextCorpus(name, text, vocab, empty, empty, empty)
+    ids = [corpus.encode(part) for part in (train, validation, test)]
+    for array in ids:
+        array.setflags(write=False)
+    return dataclasses.replace(corpus, train_ids=ids[0], validation_ids=ids[1], test_ids=ids[2])
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,12 +139,14 @@ def _load_text(name: str, test_fraction: float, root: str) -> TextCorpus:
         text = _pydoc_text()
     else:
         text = _file_text(pathlib.Path(name.removeprefix("file:")).expanduser())
-    n_test = int(round(test_fraction * len(text)))
-    return _corpus(name, text[: len(text) - n_test], text[len(text) - n_test :])
+    rest = len(text) - int(round(test_fraction * len(text)))
+    train = rest - int(round(VALIDATION_FRACTION * rest))
+    return _corpus(name, text[:train], text[train:rest], text[rest:])
 
 
 def load_text(name: str, test_fraction: float = 0.1) -> TextCorpus:
-    """A text corpus by name (see the module docstring), split into train and test ids.
+    """A text corpus by name (see the module docstring), split into train, validation and test
+    ids.
 
     The last `test_fraction` of the characters (by position) are the test split, except for
     `tiny_shakespeare`, which keeps its TFDS split. Results are cached in memory.

@@ -93,8 +93,8 @@ def validate_objective(objective: ml_collections.ConfigDict) -> None:
         raise ValueError(f"unknown binarize {objective.binarize!r}; one of {BINARIZATIONS}")
     if (objective.likelihood == "bernoulli") != (objective.binarize != "none"):
         raise ValueError("the Bernoulli likelihood needs binarized data and only it does")
-    if objective.num_samples < 1:
-        raise ValueError("objective.num_samples must be at least 1")
+    if objective.importance_samples < 1:
+        raise ValueError("objective.importance_samples must be at least 1")
     if objective.kind == "iwae" and objective.beta != 1.0:
         raise ValueError("the IWAE bound has no beta; use objective.kind='elbo' for a beta-VAE")
     if objective.kind == "iwae" and objective.kl_warmup_steps:
@@ -123,14 +123,14 @@ def make_vae_loss(model, objective: ml_collections.ConfigDict):
     """Returns the pure `loss(params, batch, key, step) -> (loss, aux)` of a VAE, in nats.
 
     `objective.kind="elbo"`: the negative ELBO with the analytic KL, averaged over
-    `num_samples` reparametrized draws, the KL weighted by `beta` (beta-VAE) with an optional
+    `importance_samples` reparametrized draws, the KL weighted by `beta` (beta-VAE) with an optional
     linear warm-up. `"iwae"`: the negative K-sample importance-weighted bound
     log (1/K) sum_k w_k, the K draws vectorised with `vmap`. Training data are binarized per
     step from the pixel intensities (`binarize="dynamic"`) when the likelihood is Bernoulli.
     """
     validate_objective(objective)
     log_weights = make_log_weights(model, objective.likelihood)
-    num_samples = objective.num_samples
+    num_samples = objective.importance_samples
 
     def loss_fn(params, batch, key, step):
         binarize_key, sample_key = jax.random.split(key)

@@ -26,6 +26,21 @@ from jaxgen import nn as jnn
 
 LEAK = 0.2  # leaky ReLU slope of both DCGAN players (Radford et al. 2016)
 
+# `model.transposed_conv`: the DCGAN generator's transposed convolution. Both take the same
+# arguments and have the same parameters and output (SAME padding as `lax.conv_transpose`,
+# kernel (kh, kw, in, out)); jaxgen's has a custom VJP whose kernel gradient is fast on XLA:CPU,
+# flax's is autodiff's (benchmarks/dcgan_step.py times both).
+TRANSPOSED_CONVS = {"jaxgen": jnn.ConvTranspose, "flax": nn.ConvTranspose}
+
+
+def transposed_conv_layer(name: str) -> type[nn.Module]:
+    """The transposed-convolution module that `model.transposed_conv` names."""
+    if name not in TRANSPOSED_CONVS:
+        raise ValueError(
+            f"unknown transposed_conv {name!r}; choose one of {', '.join(TRANSPOSED_CONVS)}"
+        )
+    return TRANSPOSED_CONVS[name]
+
 
 def _with_label(x: jax.Array, label: jax.Array | None, num_classes: int) -> jax.Array:
     """x with the label's one-hot code appended on the last axis (broadcast over images)."""
@@ -72,17 +87,19 @@ class MLPDiscriminator(nn.Module):
 class DCGANGenerator(nn.Module):
     """Dense to (H/4, W/4, 256), then 5x5 transposed convolutions to 128 (stride 1), 64 and the
     image's channels (stride 2 each), batch norm and leaky ReLU between, tanh out (the DCGAN of
-    the TensorFlow tutorial). Uses jaxgen's transposed convolution, whose gradient is fast on
-    the CPU."""
+    the TensorFlow tutorial). `transposed_conv` names the transposed convolution (see
+    TRANSPOSED_CONVS): jaxgen's by default, whose gradient is fast on the CPU."""
 
     image_shape: tuple[int, int, int]
     channels: Sequence[int] = (256, 128, 64)
     num_classes: int = 0
     batch_norm_momentum: float = 0.9
+    transposed_conv: str = "jaxgen"
 
     @nn.compact
     def __call__(self, z, label=None, train: bool = True):
         height, width, image_channels = self.image_shape
+        conv_transpose = transposed_conv_layer(self.transposed_conv)
         if height % 4 or width % 4:
             raise ValueError(
                 f"the DCGAN generator needs sides divisible by 4, got {height}x{width}"
@@ -98,8 +115,8 @@ class DCGANGenerator(nn.Module):
         x = x.reshape(x.shape[0], height // 4, width // 4, first)
         for i, ch in enumerate(rest):
             stride = 1 if i == 0 else 2
-            x = norm_act(jnn.ConvTranspose(ch, (5, 5), (stride, stride), use_bias=False)(x))
-        x = jnn.ConvTranspose(image_channels, (5, 5), (2, 2))(x)
+            x = norm_act(conv_transpose(ch, (5, 5), (stride, stride), use_bias=False)(x))
+        x = conv_transpose(image_channels, (5, 5), (2, 2))(x)
         return jnp.tanh(x)
 
 
@@ -133,7 +150,15 @@ def build_players(
     elif model.kind == "dcgan":
         if len(data_shape) != 3:
             raise ValueError(f"the DCGAN needs images, got data of shape {data_shape}")
-        generator = DCGANGenerator(tuple(data_shape), tuple(model.generator_channels), classes)
+        # A config saved before the key existed means today's default.
+        transposed_conv = model.get("transposed_conv", "jaxgen")
+        transposed_conv_layer(transposed_conv)  # a bad name fails here, before any tracing
+        generator = DCGANGenerator(
+            tuple(data_shape),
+            tuple(model.generator_channels),
+            classes,
+            transposed_conv=transposed_conv,
+        )
         discriminator = DCGANDiscriminator(
             tuple(model.discriminator_channels), classes, model.spectral_norm
         )

@@ -15,31 +15,26 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgen.configs.autoencoder import linear_model_config, objective_config
 from jaxgen.data import load_split, train_dataset
 from jaxgen.losses.autoencoder import make_autoencoder_loss
-from jaxgen.metrics.linear import fit_pca, max_principal_angle_deg, pca_reconstruction_errors
 from jaxgen.models.autoencoders import build_autoencoder
-from jaxgen.tasks.autoencoder import batched, make_reconstruct, model_config, objective_config
-from jaxgen.viz import figures
-from jaxgen.viz.report import Report, markdown_table
+from jaxgen.reports.markdown import Report
+from jaxgen.tasks.autoencoder import EVAL_SPLITS, batched, make_reconstruct
+from jaxgen.tasks.base import History, LossTask
+from jaxgen.train.state import make_optimizer
 
 
-def linear_model_config() -> ml_collections.ConfigDict:
-    """The linear autoencoder: one dense map down, one up, no activations (biases kept)."""
-    return model_config("dense", hidden=(), activation="linear", code_activation="linear")
-
-
-class CompressionTask:
+class CompressionTask(LossTask):
     """PCA vs linear AE vs nonlinear AEs, per-pixel MSE against code size."""
 
     batch_axis = 0
-    best_metric = "mean_test_mse"
+    best_metric = "mean_mse"
     best_mode = "min"
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         self.train_split = load_split(config.dataset, "train")
-        self.test_split = load_split(config.dataset, "test")
         shape = self.train_split.image_shape
         linear_objective = objective_config(reconstruction="mse", output="linear")
         # Nonlinear AEs train on cross-entropy (a sigmoid with MSE can saturate and stall); all
@@ -62,8 +57,9 @@ class CompressionTask:
         self._reconstruct = {
             key: make_reconstruct(model, self.outputs[key]) for key, model in self.models.items()
         }
-        self.train_images = self.train_split.pixels()
-        self.test_images = self.test_split.pixels()
+        self.images = {"train": self.train_split.pixels()}
+        self.images.update({s: load_split(config.dataset, s).pixels() for s in EVAL_SPLITS})
+        self.tx = make_optimizer(config, self.param_labels, dict(config.group_learning_rates))
 
     def init_params(self, key: jax.Array):
         x = jnp.zeros((1, *self.train_split.image_shape))
@@ -90,103 +86,18 @@ class CompressionTask:
     def train_dataset(self, seed: int):
         return train_dataset(self.train_split, self.config.batch_size, seed)
 
-    def _mse(self, params, name: str, images: np.ndarray) -> float:
+    def mse(self, params, name: str, split: str) -> float:
+        """Per-pixel MSE of model `name` on `split` ("train", "validation" or "test")."""
+        images = self.images[split]
         recon = batched(self._reconstruct[name], params[name], images)
         return float(np.mean((recon - images) ** 2))
 
-    def evaluate(self, params) -> dict[str, float]:
-        result = {f"test_mse_{n}": self._mse(params, n, self.test_images) for n in self.models}
-        result["mean_test_mse"] = float(np.mean(list(result.values())))
+    def evaluate(self, params, split: str) -> dict[str, float]:
+        result = {f"mse_{n}": self.mse(params, n, split) for n in self.models}
+        result["mean_mse"] = float(np.mean(list(result.values())))
         return result
 
-    def report(self, params, workdir: pathlib.Path) -> Report:
-        config = self.config
-        flat_train = self.train_images.reshape(len(self.train_images), -1)
-        flat_test = self.test_images.reshape(len(self.test_images), -1)
-        summary, rows = {}, []
-        curves = {"PCA": [], "linear AE": [], "best nonlinear AE": []}
-        for k in config.code_sizes:
-            pca = fit_pca(flat_train, k, config.seed)
-            summary[f"pca_train_mse_k{k}"] = float(
-                np.mean(pca_reconstruction_errors(pca, flat_train))
-            )
-            summary[f"pca_test_mse_k{k}"] = float(
-                np.mean(pca_reconstruction_errors(pca, flat_test))
-            )
-            linear = f"linear_k{k}"
-            summary[f"linear_ae_train_mse_k{k}"] = self._mse(params, linear, self.train_images)
-            summary[f"linear_ae_test_mse_k{k}"] = self._mse(params, linear, self.test_images)
-            decoder = np.asarray(params[linear]["params"]["output_layer"]["kernel"])  # k x D
-            summary[f"max_principal_angle_deg_k{k}"] = max_principal_angle_deg(
-                decoder.T, pca.components_.T
-            )
-            # "Best" nonlinear AE chosen by train error, so the test split stays untouched.
-            candidates = {
-                name: (
-                    self._mse(params, f"{name}_k{k}", self.train_images),
-                    self._mse(params, f"{name}_k{k}", self.test_images),
-                )
-                for name in config.nonlinear_models
-            }
-            best = min(candidates, key=lambda name: candidates[name][0])
-            summary[f"ae_test_mse_k{k}"] = candidates[best][1]
-            summary[f"ae_train_mse_k{k}"] = candidates[best][0]
-            for name, (_, test_mse) in candidates.items():
-                summary[f"{name}_test_mse_k{k}"] = test_mse
-            curves["PCA"].append(summary[f"pca_test_mse_k{k}"])
-            curves["linear AE"].append(summary[f"linear_ae_test_mse_k{k}"])
-            curves["best nonlinear AE"].append(summary[f"ae_test_mse_k{k}"])
-            rows.append(
-                [
-                    k,
-                    summary[f"pca_train_mse_k{k}"],
-                    summary[f"linear_ae_train_mse_k{k}"],
-                    summary[f"linear_ae_train_mse_k{k}"] / summary[f"pca_train_mse_k{k}"],
-                    summary[f"pca_test_mse_k{k}"],
-                    summary[f"linear_ae_test_mse_k{k}"],
-                    f"{summary[f'ae_test_mse_k{k}']:.4g} ({best})",
-                    summary[f"ae_test_mse_k{k}"] / summary[f"pca_test_mse_k{k}"],
-                    summary[f"max_principal_angle_deg_k{k}"],
-                ]
-            )
-        figures.curves(
-            list(config.code_sizes),
-            curves,
-            workdir / "compression.png",
-            xlabel="code size",
-            ylabel="test MSE per pixel",
-            logy=True,
-            title=f"{config.dataset}: reconstruction error against code size",
-        )
-        protocol = (
-            f"Per-pixel MSE (pixels in [0, 1]) on the `{config.dataset}` train split "
-            f"({len(flat_train)} images) and test split ({len(flat_test)} images). PCA: "
-            "scikit-learn, exact SVD, fit on the train split. Linear AE: one dense layer down "
-            "and one up with biases, no activations, MSE. Nonlinear AEs: "
-            + ", ".join(
-                f"`{n}` ({m.kind}, hidden {tuple(m.hidden)}, {m.activation})"
-                for n, m in config.nonlinear_models.items()
-            )
-            + f" with a sigmoid output, trained on `{config.nonlinear_reconstruction}`; the best "
-            "is the one with the lowest train MSE. "
-            f"All trained {config.steps} steps of batch {config.batch_size} with Adam "
-            f"(learning rates {dict(config.group_learning_rates)}, {config.lr_schedule}). "
-            "Principal angle: the largest "
-            "between the span of the linear AE's decoder weights and the PCA subspace (SciPy)."
-        )
-        header = [
-            "code size",
-            "PCA train",
-            "linear AE train",
-            "ratio",
-            "PCA test",
-            "linear AE test",
-            "best AE test",
-            "AE / PCA test",
-            "max angle (deg)",
-        ]
-        sections = [
-            ("Compression", protocol + "\n\n" + markdown_table(header, rows)),
-            ("Figure", "![error against code size](compression.png)"),
-        ]
-        return Report(summary, sections)
+    def report(self, params, history: History, workdir: pathlib.Path) -> Report:
+        from jaxgen.reports import compression
+
+        return compression.report(self, params, history, workdir)

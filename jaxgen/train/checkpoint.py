@@ -70,10 +70,13 @@ class Checkpoints:
         )
         self._manager.wait_until_finished()
 
-    def restore(self, step: int, target_state, data_iterator=None):
-        """Restores the state (shaped and sharded like `target_state`) and, if given, moves
-        `data_iterator` to the saved position. UserError if the checkpoint is unreadable."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+    def restore(self, step: int, target_state=None, data_iterator=None):
+        """Restores the state (shaped and sharded like `target_state`; without one, as the
+        nested dicts of arrays that were saved) and, if given, moves `data_iterator` to the
+        saved position. UserError if the checkpoint is unreadable."""
+        abstract = None
+        if target_state is not None:
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
         items = {"state": ocp.args.StandardRestore(abstract)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-import re
 
 import jax
 import numpy as np
@@ -40,32 +39,40 @@ class MetricWriter:
         ]
         self.path.write_text("".join(line + "\n" for line in kept))
 
-    def write(self, step: int, split: str, metrics: dict) -> None:
-        if not self._active:
-            return
+    def write(self, step: int, split: str, metrics: dict) -> dict:
+        """Appends one record and returns it (plain JSON values), on every process."""
         record = {"step": int(step), "split": split}
         record.update({name: to_plain(value) for name, value in metrics.items()})
+        if not self._active:
+            return record
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         for name, value in record.items():
             if name not in ("step", "split") and isinstance(value, float | int):
                 if math.isfinite(value):
                     self._tb.add_scalar(f"{split}/{name}", value, step)
+        return record
 
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
 
 
-def read_metrics(workdir: pathlib.Path, split: str | None = None) -> list[dict]:
-    """The records of `metrics.jsonl`, optionally only one split's. A seed's folder (`seedS/` of
-    a many-seed run) has none of its own and reads the run's, whose numbers are the means over
-    the seeds."""
+def read_history(workdir: pathlib.Path, step: int):
+    """The History of a run up to `step`, from its own files: the records of `metrics.jsonl`
+    and the arrays of `snapshots/STEP.npz` (what a resumed or re-evaluated run hands its report
+    for the steps it did not see itself)."""
+    from jaxgen.tasks.base import History
+
     workdir = pathlib.Path(workdir)
+    history = History(step=step)
     path = workdir / "metrics.jsonl"
-    if not path.exists() and re.fullmatch(r"seed\d+", workdir.name):
-        path = workdir.parent / "metrics.jsonl"
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if split is None or r.get("split") == split]
+    if path.exists():
+        for line in path.read_text().splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if record and record["step"] <= step:
+                (history.train if record["split"] == "train" else history.eval).append(record)
+    directory = workdir / "snapshots"
+    steps = sorted(int(p.stem) for p in directory.glob("*.npz")) if directory.exists() else []
+    history.snapshots = [(s, dict(np.load(directory / f"{s}.npz"))) for s in steps if s <= step]
+    return history

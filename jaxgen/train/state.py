@@ -1,4 +1,4 @@
-"""The train state pytree and the pure step builder shared by every single-objective family."""
+"""The train state, the optimizer recipe and the pure step builder that families share."""
 
 from __future__ import annotations
 
@@ -18,14 +18,26 @@ LossFn = Callable[[PyTree, dict, jax.Array, jax.Array], tuple[jax.Array, dict[st
 
 @flax.struct.dataclass
 class TrainState:
-    """Everything a step changes: the step counter, the parameters and the optimizer state."""
+    """What a loss-based step changes: the step counter, the parameters and the optimizer state.
+    A family with more state (a TBPTT hidden state, batch-norm statistics, a weight average)
+    subclasses it with named fields of its own."""
 
     step: jax.Array
     params: PyTree
     opt_state: PyTree
-    # What a step updates without differentiating it: truncated BPTT's hidden state; a GAN's
-    # batch-norm and spectral-norm statistics and its generator's weight average. () if nothing.
-    carry: PyTree = ()
+
+    @classmethod
+    def create(cls, params: PyTree, tx: optax.GradientTransformation, **fields) -> TrainState:
+        """A fresh state at step 0; `fields` fill a subclass's own fields."""
+        return cls(
+            step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), **fields
+        )
+
+    def apply_gradients(self, grads: PyTree, tx: optax.GradientTransformation) -> TrainState:
+        """The state after one optimizer update with `grads` (step + 1)."""
+        updates, opt_state = tx.update(grads, self.opt_state, self.params)
+        params = optax.apply_updates(self.params, updates)
+        return self.replace(step=self.step + 1, params=params, opt_state=opt_state)
 
 
 def adam(config: ml_collections.ConfigDict, learning_rate: float):
@@ -62,37 +74,18 @@ def make_optimizer(
     return optax.multi_transform({g: adam(config, lr) for g, lr in rates.items()}, param_labels)
 
 
-def init_state(params: PyTree, tx: optax.GradientTransformation, carry: PyTree = ()) -> TrainState:
-    """A fresh train state at step 0."""
-    return TrainState(
-        step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), carry=carry
-    )
-
-
-def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, carries_state: bool = False):
+def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
     """Returns the pure `step(state, batch, key) -> (state, metrics)` for a loss function.
 
-    `metrics` holds the loss and the loss function's aux scalars, all float32. With
-    `carries_state`, the loss is `loss(params, batch, key, step, carry) -> (loss, (aux, carry))`
-    and the returned carry replaces `state.carry` (truncated BPTT's hidden state).
+    `metrics` holds the loss, the gradient's global norm and the loss function's aux scalars,
+    all float32.
     """
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def step(state: TrainState, batch: dict, key: jax.Array):
-        if carries_state:
-            (value, (aux, carry)), grads = grad_fn(
-                state.params, batch, key, state.step, state.carry
-            )
-        else:
-            (value, aux), grads = grad_fn(state.params, batch, key, state.step)
-            carry = state.carry
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        (value, aux), grads = grad_fn(state.params, batch, key, state.step)
         metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
-        new_state = state.replace(
-            step=state.step + 1, params=params, opt_state=opt_state, carry=carry
-        )
-        return new_state, metrics
+        return state.apply_gradients(grads, tx), metrics
 
     return step

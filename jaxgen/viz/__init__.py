@@ -1,1 +1,1 @@
-"""Figures (image grids, latent plots, curves) and the report.md writer."""
+"""Figures: image grids, latent plots, curves, histograms (matplotlib, PNG)."""

@@ -14,7 +14,8 @@ def test_vocab_encode_decode_round_trip(tmp_path):
     ids = corpus.encode("cab😀\n")
     assert ids.dtype == np.int32 and ids.tolist() == [4, 2, 3, 7, 0]
     assert corpus.decode(ids) == "cab😀\n"
-    assert corpus.decode(corpus.train_ids) + corpus.decode(corpus.test_ids) == corpus.text
+    splits = [corpus.decode(corpus.split_ids(s)) for s in ("train", "validation", "test")]
+    assert "".join(splits) == corpus.text
     with pytest.raises(ValueError, match=r"\['x', 'z'\]"):
         corpus.encode("abzx")
 
@@ -27,8 +28,13 @@ def test_pydoc_loads_with_a_positional_split():
     assert n > 400_000
     assert corpus.text.startswith(topics[min(topics)])
     assert len(corpus.test_ids) == round(0.1 * n)
-    assert len(corpus.train_ids) + len(corpus.test_ids) == n
+    rest = n - len(corpus.test_ids)
+    assert len(corpus.validation_ids) == round(0.1 * rest)  # the end of the rest: validation
+    assert len(corpus.train_ids) + len(corpus.validation_ids) + len(corpus.test_ids) == n
     assert corpus.decode(corpus.test_ids) == corpus.text[n - len(corpus.test_ids) :]
+    train_text = corpus.decode(corpus.train_ids)
+    assert corpus.text.startswith(train_text)
+    assert corpus.decode(corpus.validation_ids) == corpus.text[len(train_text) : rest]
     assert corpus.train_ids.dtype == np.int32 and corpus.vocab == tuple(sorted(set(corpus.text)))
     other = load_text("pydoc", test_fraction=0.2)
     assert len(other.test_ids) == round(0.2 * n)
@@ -39,7 +45,8 @@ def test_local_file_by_path_and_file_prefix(tmp_path):
     path.write_text("0123456789" * 10, encoding="utf-8")
     corpus = load_text(f"file:{path}", test_fraction=0.3)
     assert corpus.decode(corpus.test_ids) == ("0123456789" * 10)[70:]
-    assert corpus.decode(corpus.train_ids) == ("0123456789" * 10)[:70]
+    assert corpus.decode(corpus.validation_ids) == ("0123456789" * 10)[63:70]
+    assert corpus.decode(corpus.train_ids) == ("0123456789" * 10)[:63]
     assert load_text(str(path)).vocab == tuple("0123456789")
 
 
@@ -58,7 +65,7 @@ def test_tiny_shakespeare_not_prepared_says_how(tmp_path, monkeypatch):
         load_text("tiny_shakespeare")
 
 
-def test_tiny_shakespeare_prepared_loads_train_plus_validation(tmp_path, monkeypatch):
+def test_tiny_shakespeare_prepared_keeps_its_three_splits(tmp_path, monkeypatch):
     # The real TFDS builder (its features, version and file names), prepared offline from a
     # stand-in text instead of the downloaded file; `load_text` then reads it like the real set.
     from tensorflow_datasets.datasets.tiny_shakespeare import tiny_shakespeare_dataset_builder
@@ -76,7 +83,8 @@ def test_tiny_shakespeare_prepared_loads_train_plus_validation(tmp_path, monkeyp
     Fake(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     corpus = load_text("tiny_shakespeare")
-    assert corpus.decode(corpus.train_ids) == "First Citizen:\nBefore we proceed"
+    assert corpus.decode(corpus.train_ids) == "First Citizen:\nBefore"
+    assert corpus.decode(corpus.validation_ids) == " we proceed"
     assert corpus.decode(corpus.test_ids) == " hear me."
     assert corpus.vocab == tuple(sorted(set("".join(parts.values()))))
 

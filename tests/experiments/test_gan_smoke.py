@@ -40,7 +40,7 @@ def test_mixture_experiment_smoke(tmp_path, name):
     assert 0 <= result["modes_covered"] <= result["num_modes"]
     assert 0 <= result["high_quality_fraction"] <= 1
     assert 0 <= result["mode_kl"] <= math.log(result["num_modes"]) + 1e-9
-    assert result["num_samples"] == 200
+    assert result["report_samples"] == 200
     report = _check_report(tmp_path, TRAINING_FIGURES)
     assert "PacGAN protocol" in report
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -3,10 +3,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgen.configs.autoencoder import model_config, objective_config
 from jaxgen.losses import corruption
 from jaxgen.losses.autoencoder import make_autoencoder_loss
 from jaxgen.models.autoencoders import build_autoencoder
-from jaxgen.tasks.autoencoder import model_config, objective_config
 
 X = np.random.default_rng(1).uniform(size=(6, 8, 8, 1)).astype(np.float32)
 

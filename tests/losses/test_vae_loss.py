@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from jaxgen.configs.vae import vae_model_config, vae_objective_config
 from jaxgen.losses import vae
 from jaxgen.models.vae import build_vae
-from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 
 from ..conftest import numpy_init
 
@@ -176,8 +176,8 @@ def test_kl_weight_ramps_linearly_over_the_warmup():
         (dict(likelihood="bernoulli", binarize="none"), "Bernoulli"),
         (dict(likelihood="gaussian_fixed", binarize="dynamic"), "Bernoulli"),
         (dict(likelihood="gaussian_learned", binarize="static"), "Bernoulli"),
-        (dict(kind="iwae", beta=2.0, num_samples=5), "beta"),
-        (dict(num_samples=0), "num_samples"),
+        (dict(kind="iwae", beta=2.0, importance_samples=5), "beta"),
+        (dict(importance_samples=0), "importance_samples"),
     ],
 )
 def test_validate_objective_rejects(overrides, match):
@@ -191,7 +191,7 @@ def test_validate_objective_rejects(overrides, match):
         dict(),
         dict(binarize="static"),
         dict(likelihood="gaussian_fixed", binarize="none"),
-        dict(kind="iwae", num_samples=5),
+        dict(kind="iwae", importance_samples=5),
         dict(beta=4.0, kl_warmup_steps=100),
     ],
 )
@@ -233,7 +233,7 @@ def _hand_terms(model, params, objective, key, labels=LABELS_B):
     std = np.exp(0.5 * logvar)
     kl = 0.5 * np.sum(np.exp(logvar) + mean**2 - 1.0 - logvar, axis=-1)
     log_px_z, log_pz_qz = [], []
-    for k in jax.random.split(sample_key, objective.num_samples):
+    for k in jax.random.split(sample_key, objective.importance_samples):
         eps = np.asarray(jax.random.normal(k, mean.shape, jnp.float32), np.float64)
         z = mean + std * eps
         decoded, log_scale = model.apply(
@@ -257,7 +257,7 @@ def _hand_terms(model, params, objective, key, labels=LABELS_B):
 )
 def test_elbo_loss_matches_a_hand_computation(likelihood, binarize, num_samples):
     model, params, loss_fn, objective = _setup(
-        likelihood=likelihood, binarize=binarize, num_samples=num_samples, beta=1.5
+        likelihood=likelihood, binarize=binarize, importance_samples=num_samples, beta=1.5
     )
     key = jax.random.key(7)
     loss, aux = loss_fn(params, {"image": X_BxHxWxC, "label": LABELS_B}, key, 0)
@@ -272,7 +272,7 @@ def test_elbo_loss_matches_a_hand_computation(likelihood, binarize, num_samples)
 
 @pytest.mark.parametrize("num_samples", [1, 4])
 def test_iwae_loss_matches_a_hand_computation(num_samples):
-    model, params, loss_fn, objective = _setup(kind="iwae", num_samples=num_samples)
+    model, params, loss_fn, objective = _setup(kind="iwae", importance_samples=num_samples)
     key = jax.random.key(8)
     loss, aux = loss_fn(params, {"image": X_BxHxWxC, "label": LABELS_B}, key, 0)
     log_px_z, log_pz_qz, _ = _hand_terms(model, params, objective, key)
@@ -287,8 +287,8 @@ def test_iwae_loss_matches_a_hand_computation(num_samples):
 def test_iwae_with_one_draw_is_the_elbo_at_the_same_z():
     """Same key, same z: -IWAE_1 = -ELBO + mean(log q(z|x) - log p(z) - KL), the only difference
     being the sampled rather than the analytic KL."""
-    model, params, iwae, objective = _setup(kind="iwae", num_samples=1)
-    *_, elbo, _ = _setup(kind="elbo", num_samples=1)
+    model, params, iwae, objective = _setup(kind="iwae", importance_samples=1)
+    *_, elbo, _ = _setup(kind="elbo", importance_samples=1)
     key = jax.random.key(9)
     batch = {"image": X_BxHxWxC, "label": LABELS_B}
     _, log_pz_qz, kl = _hand_terms(model, params, objective, key)
@@ -302,8 +302,8 @@ def test_iwae_with_one_draw_is_the_elbo_at_the_same_z():
 def test_iwae_bound_is_tighter_on_average():
     """E[-IWAE_16] < E[-IWAE_1] = E[-ELBO], estimated over 50 keys."""
     batch = {"image": X_BxHxWxC, "label": LABELS_B}
-    _, params, iwae1, _ = _setup(kind="iwae", num_samples=1)
-    *_, iwae16, _ = _setup(kind="iwae", num_samples=16)
+    _, params, iwae1, _ = _setup(kind="iwae", importance_samples=1)
+    *_, iwae16, _ = _setup(kind="iwae", importance_samples=16)
     *_, elbo, _ = _setup(kind="elbo")
 
     @jax.jit
@@ -340,7 +340,7 @@ def test_warmup_weights_the_kl_by_step():
 
 
 def test_loss_is_differentiable():
-    _, params, loss_fn, _ = _setup(kind="iwae", num_samples=3)
+    _, params, loss_fn, _ = _setup(kind="iwae", importance_samples=3)
     batch = {"image": X_BxHxWxC, "label": LABELS_B}
     grads = jax.jit(jax.grad(lambda p: loss_fn(p, batch, jax.random.key(0), 0)[0]))(params)
     leaves = jax.tree.leaves(grads)

@@ -5,8 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgen.configs import classifier as recipe
+from jaxgen.configs.classifier import classifier_config
 from jaxgen.data import load_split
 from jaxgen.metrics import classifier
+from jaxgen.models.classifier import DigitClassifier
+from jaxgen.tasks.classifier import translate
+from jaxgen.train import loop
 
 # The default recipe takes ~15 s on digits on 2 cores; these tests only need a working classifier.
 FAST_STEPS = 400
@@ -18,7 +23,7 @@ def digits(tmp_path_factory):
     cache = tmp_path_factory.mktemp("classifiers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JAXGEN_CACHE_DIR", str(cache))
-        patch.setattr(classifier, "DEFAULT_STEPS", FAST_STEPS)
+        patch.setattr(recipe, "DEFAULT_STEPS", FAST_STEPS)
         yield cache, classifier.load_classifier("digits")
     classifier.load_classifier.cache_clear()
 
@@ -29,12 +34,13 @@ def _assert_trees_equal(a, b):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_training_is_deterministic():
-    first = classifier.train_classifier("digits", steps=30, seed=3)
-    second = classifier.train_classifier("digits", steps=30, seed=3)
-    _assert_trees_equal(first, second)
-    other = classifier.train_classifier("digits", steps=30, seed=4)
-    assert not np.array_equal(first["Dense_1"]["kernel"], other["Dense_1"]["kernel"])
+def test_training_is_deterministic(tmp_path):
+    def fingerprint(name, seed):
+        config = classifier_config("digits", steps=30)
+        config.update(seed=seed, progress=False)
+        return loop.train(config, tmp_path / name)["params_fingerprint"]
+
+    assert fingerprint("a", 3) == fingerprint("b", 3) != fingerprint("c", 4)
 
 
 def test_load_trains_once_and_then_reads_the_cache(digits, monkeypatch):
@@ -43,14 +49,15 @@ def test_load_trains_once_and_then_reads_the_cache(digits, monkeypatch):
     assert trained.test_accuracy > 0.9
     assert trained.num_classes == 10 and trained.image_shape == (8, 8, 1)
 
-    entry = cache / f"digits-v{classifier.ARCH_VERSION}"
-    info = json.loads((entry / "info.json").read_text())
-    assert info["dataset"] == "digits"
-    assert info["test_accuracy"] == trained.test_accuracy
-    assert info["steps"] == FAST_STEPS and info["seed"] == 0 and info["num_train"] == 1438
-    assert info["arch_version"] == classifier.ARCH_VERSION
-    assert (entry / "params").is_dir()
-    assert not [p for p in cache.iterdir() if ".tmp" in p.name]  # the staging folder is gone
+    # A normal jaxgen workdir, named by the recipe's hash.
+    entry = cache / f"digits-{classifier.recipe_hash(classifier_config('digits', FAST_STEPS))}"
+    assert trained.workdir == entry
+    summary = json.loads((entry / "summary.json").read_text())
+    config = json.loads((entry / "config.json").read_text())
+    assert summary["test_accuracy"] == trained.test_accuracy
+    assert config["steps"] == FAST_STEPS and config["seed"] == 0 and config["task"] == "classifier"
+    assert summary["train_examples"] == len(load_split("digits", "train"))
+    assert (entry / "report.md").exists() and (entry / "checkpoints").is_dir()
 
     assert classifier.load_classifier("digits") is trained  # memoized
     classifier.load_classifier.cache_clear()
@@ -58,12 +65,18 @@ def test_load_trains_once_and_then_reads_the_cache(digits, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier was trained again")
 
-    monkeypatch.setattr(classifier, "train_classifier", no_training)
+    monkeypatch.setattr(loop, "train", no_training)
     loaded = classifier.load_classifier("digits")
     assert loaded is not trained
     _assert_trees_equal(loaded.params, trained.params)
     assert loaded.test_accuracy == trained.test_accuracy
     assert loaded.accuracy(load_split("digits", "test")) == trained.test_accuracy
+
+
+def test_another_recipe_is_another_entry():
+    a, b = classifier_config("digits", 30), classifier_config("digits", 31)
+    assert classifier.recipe_hash(a) != classifier.recipe_hash(b)
+    assert classifier.recipe_hash(a) == classifier.recipe_hash(classifier_config("digits", 30))
 
 
 def test_features_and_probabilities(digits):
@@ -83,9 +96,7 @@ def test_features_and_probabilities(digits):
     np.testing.assert_allclose(chunked_probs, probs, rtol=1e-5, atol=1e-6)
 
     # The same as applying the module directly.
-    direct_features, direct_logits = classifier.DigitClassifier(10).apply(
-        {"params": clf.params}, jnp.asarray(images[:7])
-    )
+    direct_features, direct_logits = DigitClassifier(10).apply(clf.params, jnp.asarray(images[:7]))
     np.testing.assert_allclose(features[:7], direct_features, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(probs[:7], jax.nn.softmax(direct_logits), rtol=1e-5, atol=1e-6)
 
@@ -105,7 +116,7 @@ def test_wrong_images_raise(digits):
 
 def test_translate_moves_each_image_by_at_most_the_shift():
     images = np.random.default_rng(0).random((16, 9, 7, 2)).astype(np.float32)
-    moved = np.asarray(classifier._translate(jax.random.key(0), jnp.asarray(images), 2))
+    moved = np.asarray(translate(jax.random.key(0), jnp.asarray(images), 2))
     padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
     seen = set()
     for image, out in zip(padded, moved, strict=True):

@@ -2,8 +2,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from jaxgen.configs.autoencoder import model_config
 from jaxgen.models.autoencoders import UPSAMPLINGS, build_autoencoder
-from jaxgen.tasks.autoencoder import model_config
 
 
 @pytest.mark.parametrize("hidden", [(), (32, 16)])

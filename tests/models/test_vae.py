@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgen.configs.vae import vae_model_config, vae_objective_config
 from jaxgen.models.vae import build_vae
-from jaxgen.tasks.vae import vae_model_config, vae_objective_config
 
 from ..conftest import numpy_init
 

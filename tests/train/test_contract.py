@@ -1,4 +1,4 @@
-"""The contract of DESIGN.md section 2: workdir contents, exact resume (also after SIGKILL),
+"""The contract of docs/contract.md: workdir contents, exact resume (also after SIGKILL),
 seeds and fingerprints, refusing a different config, clear errors, NaN stop, many devices."""
 
 from __future__ import annotations

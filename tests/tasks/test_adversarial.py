@@ -9,7 +9,7 @@ import pytest
 
 from jaxgen.losses.gan import discriminator_loss, generator_loss
 from jaxgen.models.gan import MLPDiscriminator, MLPGenerator
-from jaxgen.train import adversarial
+from jaxgen.tasks import adversarial
 
 LR = 0.05
 
@@ -133,7 +133,7 @@ def test_weight_average_follows_its_decay():
         )
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
-        state.carry["generator_average"],
+        state.generator_average,
         expected,
     )
 
@@ -144,7 +144,7 @@ def test_spectral_norm_divides_by_the_largest_singular_value():
     step = jax.jit(adversarial.make_adversarial_step(players, _objective(), txs))
     for n in range(30):  # power iterations, one per discriminator call
         state, _ = step(state, batch, jax.random.key(n))
-    stats = state.carry["discriminator_stats"]
+    stats = state.batch_stats["discriminator"]
     assert len(stats) == 2
     for wrapper, layer_stats in stats.items():
         name = wrapper.replace("SpectralNorm", "Dense")

@@ -34,6 +34,16 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def summary_record(head: dict, report: Report, params) -> dict:
+    """summary.json's object: `head`, the report's numbers as plain JSON values, then the
+    params_fingerprint of `params`."""
+    from jaxgen.train.fingerprint import params_fingerprint
+    from jaxgen.train.logging import to_plain
+
+    plain = {k: to_plain(v) for k, v in report.summary.items()}
+    return {**head, **plain, "params_fingerprint": params_fingerprint(params)}
+
+
 def write_report(
     workdir: pathlib.Path, config: ml_collections.ConfigDict, summary: dict, report: Report
 ) -> pathlib.Path:

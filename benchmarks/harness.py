@@ -1,0 +1,356 @@
+"""What every benchmark shares: its flags, interleaved timing of named contenders, the machine's
+facts and the one JSON object it prints.
+
+A benchmark script is
+
+    bench = harness.Benchmark("name", __doc__, repeats=(7, 2), steps=(4, 1))
+    bench.parser.add_argument(...)  # its own flags, beside the shared ones
+    args = bench.parse()  # records the load average before anything runs
+    times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
+    bench.emit(results=harness.summarize(times), ...)  # machine facts + load after; prints
+
+Shared flags: `--quick` (the small form: the second value of each `(full, quick)` default),
+`--repeats N` (timed rounds; `--rounds` is the same flag), `--steps N` (steps per contender per
+round) and `--warmup N` (untimed rounds first: compile, allocate, spin up thread pools).
+
+Protocol (`interleave`): every round runs each contender for its number of steps, the starting
+contender rotating by one each round, so a change of load between rounds hits every contender
+alike; times are seconds per step, and ratios are taken per round before their median.
+
+Progress goes to stderr; stdout holds only the JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Times = dict[str, list[float]]  # contender -> seconds per step, one value per timed round
+TORCH_INSTALL = ".venv/bin/pip install torch==2.13.0"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ---- timing ----------------------------------------------------------------------------------
+
+
+def rotation(names: Sequence[str], round_index: int) -> list[str]:
+    """The order of round `round_index`: `names` started at position round_index mod len."""
+    start = round_index % len(names)
+    return list(names[start:]) + list(names[:start])
+
+
+def interleave(
+    contenders: Mapping[str, Callable[[int], object]],
+    repeats: int,
+    steps: int | Mapping[str, int],
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Times:
+    """Seconds per step of each contender in each of `repeats` rounds.
+
+    A contender is `run(n)`: n steps, finished (blocked on) when it returns. `steps` is the
+    number of steps per round, for all or per contender. `warmup` untimed rounds come first.
+    """
+    names = list(contenders)
+    per_round = dict(steps) if isinstance(steps, Mapping) else dict.fromkeys(names, steps)
+    for w in range(warmup):
+        for name in names:
+            t0 = clock()
+            contenders[name](per_round[name])
+            if w == 0:
+                log(f"warm-up {name}: {clock() - t0:.2f}s for {per_round[name]} steps")
+    times: Times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in rotation(names, r):
+            t0 = clock()
+            contenders[name](per_round[name])
+            times[name].append((clock() - t0) / per_round[name])
+        log(
+            f"round {r + 1}/{repeats}: "
+            + ", ".join(f"{n} {1e3 * times[n][-1]:.2f}ms/step" for n in names)
+        )
+    return times
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """(first, third) quartile, inclusive method; both the value itself for one value."""
+    if len(values) == 1:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
+def summarize(times: Times) -> dict[str, dict]:
+    """Per contender: median and best steps/s, the median ms per step, its interquartile range
+    over rounds (the spread) and every round's ms per step."""
+    out = {}
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        q1, q3 = quartiles(ts)
+        out[name] = {
+            "steps_per_s_median": round(1.0 / median, 3),
+            "steps_per_s_best": round(1.0 / min(ts), 3),
+            "ms_per_step_median": round(1e3 * median, 3),
+            "ms_per_step_iqr": [round(1e3 * q1, 3), round(1e3 * q3, 3)],
+            "ms_per_step_rounds": [round(1e3 * t, 3) for t in ts],
+        }
+    return out
+
+
+def speed_ratio(times: Times, a: str, b: str) -> dict[str, float]:
+    """a's speed over b's: of the medians, the median over rounds of the per-round ratio
+    (robust to load that changes between rounds), and of the fastest rounds."""
+    per_round = [tb / ta for ta, tb in zip(times[a], times[b], strict=True)]
+    return {
+        "of_medians": round(statistics.median(times[b]) / statistics.median(times[a]), 3),
+        "median_per_round": round(statistics.median(per_round), 3),
+        "of_best_rounds": round(min(times[b]) / min(times[a]), 3),
+    }
+
+
+def medians_ms(times: Times) -> dict[str, float]:
+    """Median ms per step (per call) of each contender."""
+    return {name: round(1e3 * statistics.median(ts), 3) for name, ts in times.items()}
+
+
+def calls(fn: Callable[[], object]) -> Callable[[int], None]:
+    """A contender that calls the zero-argument `fn` n times, then waits for the last result."""
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            out = fn()
+        jax.block_until_ready(out)
+
+    return run
+
+
+class Stepper:
+    """A contender of train steps: `fn(state, batch, key) -> (state, metrics)`, already jitted
+    (usually with the state donated: `jax.jit(step, donate_argnums=0)`), cycling through
+    `batches` and `keys`. With `steps_per_call` k, one call is k steps (a scanned step)."""
+
+    def __init__(self, fn, state, batches: Sequence, keys: Sequence, steps_per_call: int = 1):
+        self.fn, self.state, self.batches, self.keys = fn, state, batches, keys
+        self.steps_per_call = steps_per_call
+        self.calls = 0
+        self.metrics = None
+
+    def compile(self) -> float:
+        """Compiles the step ahead of time for the first batch and key; returns the seconds."""
+        t0 = time.perf_counter()
+        self.fn = self.fn.lower(self.state, self.batches[0], self.keys[0]).compile()
+        return time.perf_counter() - t0
+
+    def step(self) -> None:
+        """One call, not waited for."""
+        i = self.calls
+        batch, key = self.batches[i % len(self.batches)], self.keys[i % len(self.keys)]
+        self.state, self.metrics = self.fn(self.state, batch, key)
+        self.calls += 1
+
+    def block(self) -> None:
+        jax.block_until_ready((self.state, self.metrics))
+
+    def __call__(self, n: int) -> None:
+        if n % self.steps_per_call:
+            raise ValueError(f"{n} steps are not a multiple of {self.steps_per_call} per call")
+        for _ in range(n // self.steps_per_call):
+            self.step()
+        self.block()
+
+
+# ---- data and checks -------------------------------------------------------------------------
+
+
+def image_batch(seed: int, batch_size: int, shape: tuple[int, ...]) -> dict[str, jax.Array]:
+    """A batch of random grey levels in [0, 1] ("image") and class labels 0..9 ("label")."""
+    rng = np.random.default_rng(seed)
+    return {
+        "image": jnp.asarray(rng.random((batch_size, *shape), dtype=np.float32)),
+        "label": jnp.asarray(rng.integers(0, 10, batch_size, dtype=np.int32)),
+    }
+
+
+def stack(trees: Sequence) -> Any:
+    """Pytrees stacked along a new leading axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def assert_close(actual, expected, rtol: float, atol: float) -> float:
+    """Asserts allclose leaf by leaf; returns max |actual - expected| / max |expected|."""
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=rtol, atol=atol), actual, expected
+    )
+    diffs = jax.tree.leaves(
+        jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), actual, expected)
+    )
+    scale = max(float(jnp.max(jnp.abs(b))) for b in jax.tree.leaves(expected))
+    return max(diffs) / scale
+
+
+# ---- the machine -----------------------------------------------------------------------------
+
+
+def load_average(path: str = "/proc/loadavg") -> list[float]:
+    """The 1, 5 and 15 minute load averages (from /proc/loadavg, else `os.getloadavg`)."""
+    try:
+        with open(path) as f:
+            return [round(float(x), 2) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return [round(x, 2) for x in os.getloadavg()]
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def import_torch():
+    """The torch module, or None (logged) when it is not installed: the script then leaves its
+    PyTorch contenders out and says so in its JSON (`torch_missing`)."""
+    try:
+        import torch
+    except ImportError:
+        log(f"torch is not installed ({TORCH_INSTALL}): leaving out the PyTorch contenders")
+        return None
+    return torch
+
+
+def torch_missing() -> str:
+    return f"torch is not installed, so the PyTorch contenders did not run: {TORCH_INSTALL}"
+
+
+def machine_facts() -> dict[str, Any]:
+    """Versions, backend, CPU and thread settings (not the load average: `Benchmark` reads it
+    before and after)."""
+    threads: dict[str, Any] = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    torch = sys.modules.get("torch")  # only when the benchmark imported it
+    if torch is not None:
+        threads["torch_threads_now"] = torch.get_num_threads()
+        threads["torch_interop_threads"] = torch.get_num_interop_threads()
+    return {
+        "jax": jax.__version__,
+        "jaxlib": package_version("jaxlib"),
+        "flax": package_version("flax"),
+        "torch": package_version("torch"),
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0]),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),  # what XLA:CPU's thread pool uses
+        "l3_cache": read_text("/sys/devices/system/cpu/cpu0/cache/index3/size"),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "threads": threads,
+    }
+
+
+# ---- flags and output ------------------------------------------------------------------------
+
+
+class Benchmark:
+    """One benchmark run: its flags (`parser`, with the shared ones), the load average before
+    (`parse`) and after (`emit`), and its JSON object.
+
+    repeats, steps: (full, quick) defaults of --repeats and --steps; `steps=None` leaves
+    --steps out (a script whose contenders' steps are its own).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        repeats: tuple[int, int],
+        steps: tuple[int, int] | None = None,
+        warmup: int = 1,
+    ):
+        self.name, self.repeats, self.steps = name, repeats, steps
+        self.parser = argparse.ArgumentParser(
+            description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        self.parser.add_argument("--quick", action="store_true", help="the small, short form")
+        self.parser.add_argument(
+            "--repeats",
+            "--rounds",
+            type=int,
+            default=None,
+            help=f"timed rounds (default {repeats[0]}, quick {repeats[1]})",
+        )
+        if steps is not None:
+            self.parser.add_argument(
+                "--steps",
+                type=int,
+                default=None,
+                help=f"steps per contender per round (default {steps[0]}, quick {steps[1]})",
+            )
+        self.parser.add_argument(
+            "--warmup", type=int, default=warmup, help="untimed rounds before the timed ones"
+        )
+        self.args: argparse.Namespace | None = None
+        self.load_before: list[float] = []
+
+    def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
+        """The flags, with --repeats and --steps filled from the (full, quick) defaults."""
+        args = self.parser.parse_args(argv)
+        pick = 1 if args.quick else 0
+        if args.repeats is None:
+            args.repeats = self.repeats[pick]
+        if self.steps is not None and args.steps is None:
+            args.steps = self.steps[pick]
+        self.args = args
+        self.load_before = load_average()
+        return args
+
+    def protocol(self, note: str = "") -> str:
+        args = self.args
+        steps = f" (--steps {args.steps})" if getattr(args, "steps", None) else ""
+        text = (
+            f"interleaved in one process: {args.warmup} warm-up round(s), then {args.repeats} "
+            f"timed rounds, each running every contender for its steps per round{steps}, the "
+            "starting contender rotating; times per step, medians over rounds"
+        )
+        return f"{text}; {note}" if note else text
+
+    def record(self, protocol_note: str = "", **payload) -> dict[str, Any]:
+        """The JSON object: the benchmark's name, flags, machine facts, load averages before
+        and after, the protocol, then `payload`."""
+        return {
+            "benchmark": self.name,
+            "flags": vars(self.args),
+            **machine_facts(),
+            "load_average_before": self.load_before,
+            "load_average_after": load_average(),
+            "protocol": self.protocol(protocol_note),
+            **payload,
+        }
+
+    def emit(self, protocol_note: str = "", file: TextIO | None = None, **payload) -> dict:
+        """Prints `record(...)` as one JSON object on stdout (or `file`) and returns it."""
+        record = self.record(protocol_note, **payload)
+        print(json.dumps(record, indent=1), file=file or sys.stdout, flush=True)
+        return record

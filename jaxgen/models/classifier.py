@@ -1,0 +1,26 @@
+"""The small CNN whose features give the sample-quality metrics (FID, KID, classifier score)."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+
+FEATURE_SIZE = 128
+
+
+class DigitClassifier(nn.Module):
+    """Two 3x3 conv + relu + 2x2 average-pool stages (32, 64 channels, SAME padding), a dense
+    layer of 128 relu units (the features) and a dense layer of logits. No batch norm and no
+    dropout, so applying it is a pure function of the parameters."""
+
+    num_classes: int = 10
+
+    @nn.compact
+    def __call__(self, x_NxHxWxC: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = x_NxHxWxC
+        for channels in (32, 64):
+            h = nn.relu(nn.Conv(channels, (3, 3), padding="SAME")(h))
+            h = nn.avg_pool(h, (2, 2), strides=(2, 2), padding="SAME")
+        h = h.reshape(h.shape[0], -1)
+        features_NxF = nn.relu(nn.Dense(FEATURE_SIZE)(h))
+        return features_NxF, nn.Dense(self.num_classes)(features_NxF)

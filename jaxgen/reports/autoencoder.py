@@ -1,0 +1,101 @@
+"""The autoencoder's report: test reconstruction error, reconstructions, the denoising triptych,
+2-D and t-SNE views of the codes, the learning curve."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from jaxgen.reports.markdown import Report, markdown_table
+from jaxgen.tasks.base import History
+from jaxgen.viz import figures
+
+TSNE_SEED = 0
+
+
+def tsne_codes(codes: np.ndarray, labels, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """t-SNE (scikit-learn, perplexity 30, PCA init, fixed seed) of the first `count` codes;
+    returns (points, labels)."""
+    from sklearn.manifold import TSNE
+
+    count = min(count, len(codes))
+    points = TSNE(
+        n_components=2, init="pca", random_state=TSNE_SEED, perplexity=30.0
+    ).fit_transform(codes[:count].astype(np.float64))
+    return points, (None if labels is None else labels[:count])
+
+
+def learning_curve_section(
+    history: History, names: list[str], workdir: pathlib.Path, title: str = "train"
+) -> list[tuple[str, str]]:
+    """The train curves of `names` from the run history, as a report section ([] if none)."""
+    if not history.train:
+        return []
+    figures.learning_curves(history.train, names, workdir / "learning_curve.png", title)
+    return [("Learning curve", "![learning curve](learning_curve.png)")]
+
+
+def report(task, params, history: History, workdir: pathlib.Path) -> Report:
+    config, objective = task.config, task.config.objective
+    x, inputs = task.images["test"], task.inputs["test"]
+    recon = task.reconstructions(params, "test")
+    summary = {f"test_{k}": v for k, v in task.evaluate(params, "test").items()}
+    summary["test_examples"] = len(x)
+    denoising = objective.corruption != "none"
+    if denoising:
+        summary["test_corrupted_input_mse"] = float(np.mean((inputs - x) ** 2))
+    protocol = (
+        f"Per-pixel error on the `{config.dataset}` test split ({len(x)} images, pixels in "
+        "[0, 1]), reconstructing "
+        + (
+            f"inputs corrupted once by `{objective.corruption}` noise at level "
+            f"{objective.noise_level} (fixed key) and comparing with the clean images."
+            if denoising
+            else "the clean images."
+        )
+    )
+    rows = [[k, v] for k, v in summary.items()]
+    sections = [
+        ("Reconstruction error", protocol + "\n\n" + markdown_table(["metric", "value"], rows))
+    ]
+
+    n = 12
+    figures.image_rows(
+        [x[:n], recon[:n]],
+        ["input", "output"],
+        workdir / "reconstructions.png",
+        "test reconstructions",
+    )
+    body = "![reconstructions](reconstructions.png)"
+    if denoising:
+        figures.image_rows(
+            [x[:n], inputs[:n], recon[:n]],
+            ["clean", "corrupted", "denoised"],
+            workdir / "denoising.png",
+            f"denoising: {objective.corruption} at {objective.noise_level}",
+        )
+        body += "\n\n![denoising triptych](denoising.png)"
+    sections.append(("Figures", body))
+
+    codes = task.codes(params, "test")
+    labels = task.splits["test"].labels_N
+    code_figs = []
+    if codes.shape[1] == 2:
+        figures.scatter_codes(
+            codes, labels, workdir / "codes_2d.png", "test codes (2-unit bottleneck)"
+        )
+        code_figs.append("![codes](codes_2d.png)")
+    if config.tsne_points:
+        points, point_labels = tsne_codes(codes, labels, config.tsne_points)
+        figures.scatter_codes(
+            points,
+            point_labels,
+            workdir / "codes_tsne.png",
+            f"t-SNE of {len(points)} test codes (perplexity 30)",
+        )
+        code_figs.append("![t-SNE of codes](codes_tsne.png)")
+    if code_figs:
+        sections.append(("Codes", "\n\n".join(code_figs)))
+    sections += learning_curve_section(history, ["loss", "mse"], workdir)
+    return Report(summary, sections)

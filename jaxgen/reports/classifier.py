@@ -1,0 +1,32 @@
+"""The feature classifier's report: test accuracy with its protocol, the learning curve."""
+
+from __future__ import annotations
+
+import pathlib
+
+from jaxgen.reports.autoencoder import learning_curve_section
+from jaxgen.reports.markdown import Report, markdown_table
+from jaxgen.tasks.base import History
+
+
+def report(task, params, history: History, workdir: pathlib.Path) -> Report:
+    config = task.config
+    test = task.splits["test"]
+    summary = {
+        "test_accuracy": task.evaluate(params, "test")["accuracy"],
+        "test_examples": len(test),
+        "train_examples": len(task.train_split),
+        "num_classes": task.num_classes,
+        "max_shift": task.shift,
+    }
+    protocol = (
+        f"A {config.architecture} CNN (models/classifier.py) trained {history.step} steps of "
+        f"batch {config.batch_size} on the {len(task.train_split)} `{config.dataset}` train "
+        f"images (validation held out), Adam {config.learning_rate:g} with a {config.lr_schedule} "
+        f"schedule, each image shifted by up to {task.shift} pixels. Accuracy on the "
+        f"{len(test)} test images."
+    )
+    rows = [[k, v] for k, v in summary.items()]
+    sections = [("Accuracy", protocol + "\n\n" + markdown_table(["metric", "value"], rows))]
+    sections += learning_curve_section(history, ["loss"], workdir)
+    return Report(summary, sections)

@@ -1,0 +1,241 @@
+"""The GAN reports: mode coverage on 2-D mixtures, sample quality on images (each number with
+its sample counts and its real-data floor), samples over training, D(x) and the generator's
+gradient norms over training."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from jaxgen.metrics import modes, sample_quality
+from jaxgen.reports.markdown import Report, markdown_table
+from jaxgen.tasks.base import History
+from jaxgen.tasks.gan import FLOOR_KEY, NOISE_KEYS, to_unit
+from jaxgen.viz import figures
+
+
+def _protocol(task) -> str:
+    cfg = task.config
+    return (
+        f"{cfg.objective.loss} GAN ({cfg.model.kind}"
+        f"{', conditional' if task.conditional else ''}"
+        f"{', spectral norm in D' if cfg.model.spectral_norm else ''}), "
+        f"{cfg.objective.discriminator_steps} discriminator update(s) per generator update, "
+        f"learning rates G {cfg.generator_learning_rate:g} / D "
+        f"{cfg.discriminator_learning_rate:g}, Adam betas ({cfg.adam_b1:g}, {cfg.adam_b2:g}), "
+        f"batch {cfg.batch_size}; evaluated with "
+        + (
+            f"the generator's weight average (decay {cfg.objective.average_decay:g})"
+            if cfg.objective.average_decay > 0
+            else "the generator's final weights"
+        )
+        + " and fixed noise."
+    )
+
+
+def _assemble(task, history, workdir, numbers, sections, figure_files) -> Report:
+    figure_files += _training_figures(task, history, workdir)
+    figure_text = "\n\n".join(f"![{p.stem}]({p.name})" for p in figure_files)
+    return Report(numbers, [("Protocol", _protocol(task)), *sections, ("Figures", figure_text)])
+
+
+def mixture_report(task, params, history: History, workdir: pathlib.Path) -> Report:
+    """Mode coverage of `report_samples` generated points on the test keys, with the real
+    points' numbers as the reference; points over training; D(x); generator gradients."""
+    return _assemble(task, history, workdir, *_mixture_numbers(task, params, history, workdir))
+
+
+def image_report(task, params, history: History, workdir: pathlib.Path) -> Report:
+    """FID, KID, classifier score and precision/recall of `report_samples` generated images
+    against the test split, next to their real-data floor; sample grids; FID over training."""
+    return _assemble(task, history, workdir, *_image_numbers(task, params, history, workdir))
+
+
+def _mixture_numbers(task, params, history, workdir):
+    cfg = task.config
+    n = cfg.report_samples
+    samples, labels = task.sample(params, n, NOISE_KEYS["test"])
+    stats = modes.mode_statistics(samples, task.centers, cfg.mixture.std)
+    real = task.real_points(n, "test")
+    numbers = {
+        "modes_covered": stats["modes_covered"],
+        "num_modes": len(task.centers),
+        "high_quality_fraction": stats["high_quality_fraction"],
+        "mode_kl": stats["mode_kl"],
+        "mode_overlap": stats["mode_overlap"],
+        "report_samples": n,
+        "d_real": task.mean_d(params, real["x"], real["label"]),
+        "d_fake": task.mean_d(params, samples, labels),
+    }
+    real_stats = modes.mode_statistics(real["x"], task.centers, cfg.mixture.std)
+    rows = [
+        [
+            "generated",
+            stats["modes_covered"],
+            f"{stats['high_quality_fraction']:.3f}",
+            f"{stats['mode_kl']:.3f}",
+        ],
+        [
+            "real (reference)",
+            real_stats["modes_covered"],
+            f"{real_stats['high_quality_fraction']:.3f}",
+            f"{real_stats['mode_kl']:.3f}",
+        ],
+    ]
+    text = (
+        f"{n} samples; a sample is high quality within 3 standard deviations "
+        f"({3 * cfg.mixture.std:g}) of its nearest of the {len(task.centers)} modes; "
+        "mode KL is KL(histogram of the high-quality samples over modes || uniform), nats "
+        "(PacGAN protocol, metrics/modes.py).\n\n"
+        + markdown_table(["", "modes covered", "high-quality fraction", "mode KL"], rows)
+        + f"\n\nD(x): {numbers['d_real']:.3f} on real points, {numbers['d_fake']:.3f} on "
+        "generated ones (0.5 at the equilibrium)."
+    )
+    figure_files = [
+        figures.points_over_training(
+            [("generated", samples), ("real", real["x"])],
+            task.centers,
+            workdir / "samples.png",
+            f"{n} generated and real points; modes as red rings",
+        )
+    ]
+    snapshots = history.snapshots
+    if snapshots:
+        figure_files.append(
+            figures.points_over_training(
+                [(f"step {s}", a["samples"]) for s, a in snapshots],
+                task.centers,
+                workdir / "samples_over_training.png",
+                "generated points (fixed noise) over training",
+            )
+        )
+    return numbers, [("Mode coverage", text)], figure_files
+
+
+def _image_numbers(task, params, history, workdir):
+    cfg = task.config
+    classifier = task.classifier
+    n = min(cfg.report_samples, len(task.train_split))
+    samples, labels = task.sample(params, n, NOISE_KEYS["test"])
+    images = to_unit(samples)
+    fake_features, fake_probs = classifier.features(images), classifier.probabilities(images)
+    floor_index = np.random.default_rng(FLOOR_KEY).permutation(len(task.train_split))[:n]
+    floor_images = task.train_split.pixels()[floor_index]
+    numbers = sample_quality.sample_quality(
+        task.real_features("test"),
+        fake_features,
+        fake_probs,
+        floor_features=classifier.features(floor_images),
+    )
+    real_score, _ = sample_quality.classifier_score(classifier.probabilities(floor_images))
+    numbers["classifier_score_real"] = real_score
+    numbers["feature_classifier_test_accuracy"] = classifier.test_accuracy
+    if task.conditional:
+        numbers["label_accuracy"] = float(np.mean(fake_probs.argmax(axis=1) == labels))
+    numbers["d_real"] = task.mean_d(
+        params, task.splits["test"].pixels() * 2.0 - 1.0, task.splits["test"].int_labels()
+    )
+    numbers["d_fake"] = task.mean_d(params, samples, labels)
+    rows = [
+        ["FID", f"{numbers['fid']:.2f}", f"{numbers['fid_floor']:.2f}"],
+        [
+            "KID",
+            f"{numbers['kid']:.4f} ± {numbers['kid_std_error']:.4f}",
+            f"{numbers['kid_floor']:.4f}",
+        ],
+        [
+            "classifier score",
+            f"{numbers['classifier_score']:.3f} ± {numbers['classifier_score_std']:.3f}",
+            f"{real_score:.3f}",
+        ],
+        ["precision (k=3)", f"{numbers['precision']:.3f}", f"{numbers['precision_floor']:.3f}"],
+        ["recall (k=3)", f"{numbers['recall']:.3f}", f"{numbers['recall_floor']:.3f}"],
+    ]
+    text = (
+        f"{n} generated images against the {numbers['num_real']} test images, in the "
+        f"128-d feature space of jaxgen's digit classifier (test accuracy "
+        f"{classifier.test_accuracy:.4f}; metrics/classifier.py). The floor column puts {n} "
+        "real train images in the generator's place: what a perfect generator would score "
+        "with these sample counts. KID: unbiased MMD^2 with the cubic kernel over 100 "
+        "subsets, ± its standard error; classifier score: the Inception Score with this "
+        "classifier, ± std over 10 splits.\n\n"
+        + markdown_table(["metric", "generated", "floor (real train)"], rows)
+    )
+    if task.conditional:
+        text += (
+            f"\n\nThe classifier gives the conditioning label to "
+            f"{numbers['label_accuracy']:.1%} of the generated images."
+        )
+    columns = 10
+    if task.conditional:
+        grid, rows_n, title = (
+            _by_class(images, labels, columns),
+            task.num_classes,
+            "one row per class",
+        )
+    else:
+        grid, rows_n, title = images[: 8 * columns], 8, "fixed noise"
+    figure_files = [
+        figures.image_grid(grid, rows_n, columns, workdir / "samples.png", f"generated ({title})")
+    ]
+    snapshots = history.snapshots
+    if snapshots:
+        figure_files.append(
+            figures.image_rows(
+                [a["samples"] for _, a in snapshots],
+                [f"step {s}" for s, _ in snapshots],
+                workdir / "samples_over_training.png",
+                "the same noise over training",
+            )
+        )
+    evals = history.eval
+    if any("fid" in r for r in evals):
+        figure_files.append(
+            figures.learning_curves(
+                evals,
+                ["fid"],
+                workdir / "fid_over_training.png",
+                f"FID over training ({cfg.eval_samples} samples)",
+                logy=False,
+                reference=(numbers["fid_floor"], "floor (real train)"),
+            )
+        )
+    return numbers, [("Sample quality", text)], figure_files
+
+
+def _training_figures(task, history, workdir) -> list[pathlib.Path]:
+    """D(x) and the generator's gradient norms over training, from metrics.jsonl."""
+    records = history.train
+    if not records:
+        return []
+    files = [
+        figures.learning_curves(
+            records,
+            ["d_real", "d_fake"],
+            workdir / "d_of_x.png",
+            "D(x) = sigmoid(logit) on real and generated training batches",
+            logy=False,
+            reference=(0.5, "equilibrium"),
+        )
+    ]
+    names = ["generator_grad_norm_minimax", "generator_grad_norm_non_saturating"]
+    if not any(names[0] in r for r in records):
+        names = ["generator_grad_norm"]
+    files.append(
+        figures.learning_curves(
+            records,
+            names,
+            workdir / "generator_gradient.png",
+            "norm of the generator's gradient (same players, both losses)"
+            if len(names) == 2
+            else f"norm of the generator's gradient ({task.config.objective.loss})",
+        )
+    )
+    return files
+
+
+def _by_class(images: np.ndarray, labels: np.ndarray, columns: int) -> np.ndarray:
+    """`columns` images of each class in turn (labels cycle through the classes)."""
+    order = np.concatenate([np.flatnonzero(labels == c)[:columns] for c in np.unique(labels)])
+    return images[order]

@@ -1,0 +1,51 @@
+"""The report of a many-seed run: every number's mean and spread over seeds, and the links to
+each seed's own report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxgen.reports.markdown import Report, markdown_table
+
+
+def mean_over_replicas(metrics: dict) -> dict[str, float]:
+    """Per-replica scalars (R,) -> their mean, and `NAME_std` (the sample standard deviation)."""
+    out = {}
+    for name, values in metrics.items():
+        values = np.asarray(values, np.float64)
+        out[name] = float(values.mean())
+        if len(values) > 1:
+            out[f"{name}_std"] = float(values.std(ddof=1))
+    return out
+
+
+def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> Report:
+    """A report whose summary holds the mean and standard deviation over seeds of every number
+    the replicas' reports gave and the per-seed summaries under `per_seed`, and whose section
+    tabulates them."""
+    numeric = [
+        k
+        for k, v in summaries[0].items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k != "seed"
+    ]
+    summary, rows = {}, []
+    for name in numeric:
+        values = [s[name] for s in summaries]
+        stats = mean_over_replicas({name: values})
+        summary.update(stats)
+        std = stats.get(f"{name}_std", math.nan)
+        rows.append([name, stats[name], std, ", ".join(f"{v:.6g}" for v in values)])
+    summary["seeds"] = list(seeds)
+    summary["per_seed"] = {str(s): summaries[r] for r, s in enumerate(seeds)}
+    protocol = (
+        f"{len(seeds)} independent replicas (seeds {', '.join(map(str, seeds))}) trained in one "
+        "program by `vmap` over the replica axis; each number is the mean over seeds with the "
+        "sample standard deviation (ddof=1). Every seed's own report, with its figures and "
+        "protocol, is linked below."
+    )
+    table = markdown_table(["metric", "mean", "std", "per seed"], rows)
+    links = "\n".join(f"- seed {s}: [seed{s}/report.md](seed{s}/report.md)" for s in seeds)
+    return Report(summary, [("Over seeds", protocol + "\n\n" + table), ("Seeds", links)])
