@@ -42,9 +42,14 @@ def cache_dir() -> pathlib.Path:
     return data_dir().parent.absolute() / "classifiers"
 
 
+# Keys that change how training is shown, not what it computes: not part of the recipe's hash.
+DISPLAY_KEYS = ("progress", "log_every")
+
+
 def recipe_hash(config) -> str:
-    """12 hex digits of sha256 over the recipe's JSON (sorted keys)."""
-    text = json.dumps(json.loads(config.to_json()), sort_keys=True)
+    """12 hex digits of sha256 over the recipe's JSON (sorted keys, display keys left out)."""
+    recipe_dict = {k: v for k, v in json.loads(config.to_json()).items() if k not in DISPLAY_KEYS}
+    text = json.dumps(recipe_dict, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -117,10 +122,11 @@ class FeatureClassifier:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(dataset: str, steps: int, root: pathlib.Path) -> FeatureClassifier:
+def _load(dataset: str, steps: int, root: pathlib.Path, progress: bool) -> FeatureClassifier:
     from jaxgen.train.loop import restore_params, train
 
     config = recipe.classifier_config(dataset, steps)
+    config.progress = progress
     workdir = root / f"{dataset}-{recipe_hash(config)}"
     if not (workdir / "summary.json").exists():
         if jax.process_count() > 1:
@@ -152,11 +158,12 @@ def _image_shape(dataset: str) -> tuple[int, int, int]:
     return load_split(dataset, "train").image_shape
 
 
-def load_classifier(dataset: str) -> FeatureClassifier:
+def load_classifier(dataset: str, progress: bool = True) -> FeatureClassifier:
     """The feature classifier of `dataset`: loaded from the cache, else trained by the training
-    loop (`configs/classifier.py`'s recipe with `DEFAULT_STEPS` steps) and cached. Memoized
-    in-process; `load_classifier.cache_clear()` forgets the memo."""
-    return _load(dataset, recipe.DEFAULT_STEPS, cache_dir())
+    loop (`configs/classifier.py`'s recipe with `DEFAULT_STEPS` steps, with a progress bar when
+    `progress`) and cached. Memoized in-process; `load_classifier.cache_clear()` forgets the
+    memo."""
+    return _load(dataset, recipe.DEFAULT_STEPS, cache_dir(), bool(progress))
 
 
 load_classifier.cache_clear = _load.cache_clear

@@ -6,20 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from jaxgen.reports.markdown import Report, markdown_table
-
-
-def mean_over_replicas(metrics: dict) -> dict[str, float]:
-    """Per-replica scalars (R,) -> their mean, and `NAME_std` (the sample standard deviation)."""
-    out = {}
-    for name, values in metrics.items():
-        values = np.asarray(values, np.float64)
-        out[name] = float(values.mean())
-        if len(values) > 1:
-            out[f"{name}_std"] = float(values.std(ddof=1))
-    return out
+from jaxgen.train.replicas import mean_over_replicas
 
 
 def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> Report:

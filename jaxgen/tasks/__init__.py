@@ -2,7 +2,7 @@
 
 Every task implements the protocol of jaxgen/tasks/base.py, the only thing the training loop
 calls. `build_task(config)` builds the task that `config.task` names; with `--config.seeds`, it
-wraps it into the R-replica task of jaxgen/train/replicas.py, which has the same protocol.
+wraps it into the R-replica task of jaxgen/tasks/replicated.py, which has the same protocol.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ TASKS = {
 def build_task(config: ml_collections.ConfigDict) -> Task:
     """The task named by `config.task`, built from the config (replicated over
     `config.seeds` when that names several seeds)."""
+    from jaxgen.tasks.replicated import ReplicatedTask
     from jaxgen.train import replicas
 
     if config.task not in TASKS:
@@ -41,4 +42,4 @@ def build_task(config: ml_collections.ConfigDict) -> Task:
         task = builder(config)
     except ValueError as err:  # bad model/objective names and combinations
         raise UserError(f"bad config: {err}") from None
-    return replicas.ReplicatedTask(task, seeds, config) if seeds else task
+    return ReplicatedTask(task, seeds, config) if seeds else task

@@ -97,6 +97,11 @@ class AutoencoderTask(LossTask):
         error = self.reconstructions(params, split) - self.images[split]
         return {"mse": float(np.mean(error**2)), "l1": float(np.mean(np.abs(error)))}
 
+    def snapshot(self, params) -> dict[str, np.ndarray]:
+        """Ten validation inputs above their reconstructions (TensorBoard's image tab)."""
+        inputs = self.inputs["validation"][:10]
+        return {"reconstructions": np.concatenate([inputs, self._reconstruct(params, inputs)])}
+
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import autoencoder
 

@@ -43,10 +43,6 @@ class History:
     step: int = 0
     seed: int = 0
 
-    def series(self, split: str, name: str) -> list[dict]:
-        """The records of `split` ("train" or "eval") that hold `name`."""
-        return [r for r in (self.train if split == "train" else self.eval) if name in r]
-
 
 @runtime_checkable
 class Task(Protocol):

@@ -169,7 +169,7 @@ class ImageGANTask(_TwoPlayerGAN):
     @property
     def classifier(self):
         """The feature classifier of this data set (trained and cached on first use)."""
-        return load_classifier(self.config.dataset)
+        return load_classifier(self.config.dataset, progress=self.config.progress)
 
     def real_features(self, split: str) -> np.ndarray:
         """The classifier's features of a split's images: the reference of its FID (computed

@@ -32,6 +32,7 @@ from jaxgen.train.state import make_optimizer
 TEST_BINARIZATION_KEY = 0xB1
 STATIC_TRAIN_BINARIZATION_KEY = 0xB2
 NLL_KEY = 0x11
+SNAPSHOT_KEY = 0xF2
 
 
 def binarized(split: Split, key_seed: int) -> Split:
@@ -95,6 +96,21 @@ class VAETask(LossTask):
         `nll_samples`)."""
         log_px, elbo = self.log_likelihood(params, split, self.config.eval_nll_samples)
         return {"elbo_nats": float(np.mean(elbo)), "nll_nats": float(-np.mean(log_px))}
+
+    def snapshot(self, params) -> dict[str, np.ndarray]:
+        """E[x | z] for 20 fixed prior draws, and ten validation inputs above E[x | mean code]
+        (TensorBoard's image tab)."""
+        z = np.asarray(
+            jax.random.normal(jax.random.key(SNAPSHOT_KEY), (20, self.config.model.latent_size))
+        )
+        labels = np.arange(20) % max(self.num_classes, 1)
+        x, y = self.images["validation"][:10], self.labels["validation"][:10]
+        mean, _ = self.encode(params, x, y)
+        recon = self.decode(params, mean, y)
+        return {
+            "samples": self.decode(params, z, labels),
+            "reconstructions": np.concatenate([x, recon]),
+        }
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import vae

@@ -9,6 +9,8 @@ import pathlib
 import jax
 import numpy as np
 
+from jaxgen.viz.grid import tile
+
 
 def to_plain(value) -> float | int | list:
     """A scalar or array (NumPy or JAX) as a plain Python number or nested list, for JSON."""
@@ -52,6 +54,19 @@ class MetricWriter:
                 if math.isfinite(value):
                     self._tb.add_scalar(f"{split}/{name}", value, step)
         return record
+
+    def images(self, step: int, split: str, arrays: dict) -> None:
+        """Writes every (N, H, W, C) array with 1 or 3 channels and values in [0, 1] to
+        TensorBoard as one image grid (10 a row) tagged `split/name`."""
+        if not self._active:
+            return
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            if value.ndim == 4 and value.shape[-1] in (1, 3):
+                grid = tile(value, min(len(value), 10))
+                self._tb.add_image(
+                    f"{split}/{name}", grid, step, dataformats="HW" if grid.ndim == 2 else "HWC"
+                )
 
     def close(self) -> None:
         if self._tb is not None:

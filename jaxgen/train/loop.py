@@ -76,6 +76,7 @@ class _Run:
         arrays = jax.device_get(self.task.snapshot(params))
         if arrays:
             history.snapshots.append((step, arrays))
+            writer.images(step, "eval", arrays)
             if _is_main_process():
                 directory = self.workdir / "snapshots"
                 directory.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jaxgen.viz.grid import tile  # noqa: E402
+
 
 def _save(fig, path: pathlib.Path) -> pathlib.Path:
     path = pathlib.Path(path)
@@ -29,18 +31,6 @@ def _panel_grid(n: int, panel_width: float, **subplots_kw):
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes
-
-
-def tile(images_NxHxWxC: np.ndarray, columns: int) -> np.ndarray:
-    """Tiles images into one (rows*H, columns*W) or (..., C) array with 1-pixel gaps."""
-    images = np.clip(np.asarray(images_NxHxWxC, np.float32), 0.0, 1.0)
-    n, h, w, c = images.shape
-    rows = -(-n // columns)
-    canvas = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1, c), np.float32)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        canvas[r * (h + 1) : r * (h + 1) + h, col * (w + 1) : col * (w + 1) + w] = image
-    return canvas[..., 0] if c == 1 else canvas
 
 
 def image_rows(
