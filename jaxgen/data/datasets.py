@@ -97,7 +97,8 @@ def _tfds_builder(name: str):
         builder = tfds.builder(name, data_dir=str(root))
     except Exception as err:  # tfds raises several types for an unknown name
         raise UserError(
-            f"unknown dataset {name!r}: not an embedded set (digits, mnist5k) nor a TFDS name "
+            f"unknown dataset {name!r}: not an embedded set (digits, mnist5k), an image folder "
+            "nor a TFDS name "
             f"({type(err).__name__})"
         ) from None
     how = (
@@ -147,6 +148,12 @@ def load_split(name: str, split: str) -> Split:
     return _read_split(name, split)
 
 
+def clear_caches() -> None:
+    """Forgets the splits read in this process (an image folder that changed is read anew)."""
+    load_split.cache_clear()
+    _read_split.cache_clear()
+
+
 def validation_indices(labels: np.ndarray | None, count: int) -> np.ndarray:
     """Sorted indices of the held-out validation examples among `count` train examples:
     ceil(VALIDATION_FRACTION * n_c) of every class c, by a seeded permutation within the class
@@ -169,7 +176,29 @@ def _frozen(split: Split, name: str) -> Split:
 
 
 def _builder(name: str):
-    return _embedded_builder(name) if name in embedded_names() else _tfds_builder(name)
+    from jaxgen.data.image_folder import is_image_folder
+
+    if name in embedded_names():
+        return _embedded_builder(name)
+    if is_image_folder(name):
+        return _image_folder_builder(name)
+    return _tfds_builder(name)
+
+
+def _image_folder_builder(folder: str):
+    """The folder prepared once into an array_record set keyed by its file list and sizes."""
+    from jaxgen.data.builders.image_folder import ImageFolder
+    from jaxgen.data.image_folder import scan
+
+    layout = scan(folder)
+    root = data_dir() / "image_folders" / f"{layout.root.name}-{layout.fingerprint()}"
+    builder = ImageFolder(layout=layout, data_dir=str(root), file_format="array_record")
+    if not builder.is_prepared():
+        with file_lock(root / ".lock"):
+            builder = ImageFolder(layout=layout, data_dir=str(root), file_format="array_record")
+            if not builder.is_prepared():
+                builder.download_and_prepare()
+    return builder
 
 
 @functools.lru_cache(maxsize=16)

@@ -56,6 +56,14 @@ class VAETask(LossTask):
         if config.model.conditional and train_split.labels_N is None:
             raise ValueError(f"a conditional VAE needs labels; {config.dataset!r} has none")
         self.num_classes = train_split.num_classes or 0
+        if train_split.image_shape[-1] != 1 and (
+            objective.likelihood == "bernoulli" or objective.binarize != "none"
+        ):
+            raise ValueError(
+                f"{config.dataset!r} has colour images ({train_split.image_shape[-1]} channels): "
+                "a Bernoulli likelihood and binarization are for grey digit data; use "
+                "--config.objective.likelihood=gaussian_learned --config.objective.binarize=none"
+            )
         if objective.binarize == "static":  # the literature's fixed binarized training set
             train_split = binarized(train_split, STATIC_TRAIN_BINARIZATION_KEY)
         self.splits = {s: load_split(config.dataset, s) for s in EVAL_SPLITS}

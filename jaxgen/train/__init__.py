@@ -1,1 +1,2 @@
-"""Train state, the pure step builder, the one training loop, checkpoints and logging."""
+"""What every family uses: the one training loop, the train state and optimizer recipe, seeds
+and keys, Orbax checkpoints, logging, sharding and the parameter fingerprint."""
