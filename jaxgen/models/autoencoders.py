@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import nn as jnn
+from jaxgen.models.common import fit_channels, stride2_stages
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -165,8 +166,11 @@ def build_autoencoder(model: ml_collections.ConfigDict, image_shape: tuple[int, 
     if model.kind == "dense":
         return DenseAutoencoder(hidden=tuple(model.hidden), **common)
     if model.kind == "conv":
+        # One stride-2 level per halving the image allows (two on 28x28, three on 32x32,
+        # four on 64x64); the recipe's channels are fitted to that depth.
+        levels = stride2_stages(*image_shape[:2])
         return ConvAutoencoder(
-            channels=tuple(model.channels),
+            channels=fit_channels(model.channels, levels, widest="last"),
             downsample=model.downsample,
             upsample=model.upsample,
             **common,

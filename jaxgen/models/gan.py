@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import nn as jnn
+from jaxgen.models.common import fit_channels, stride2_stages
 
 LEAK = 0.2  # leaky ReLU slope of both DCGAN players (Radford et al. 2016)
 
@@ -85,10 +86,12 @@ class MLPDiscriminator(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """Dense to (H/4, W/4, 256), then 5x5 transposed convolutions to 128 (stride 1), 64 and the
-    image's channels (stride 2 each), batch norm and leaky ReLU between, tanh out (the DCGAN of
-    the TensorFlow tutorial). `transposed_conv` names the transposed convolution (see
-    TRANSPOSED_CONVS): jaxgen's by default, whose gradient is fast on the CPU."""
+    """Dense to (H/2^n, W/2^n, channels[0]) with n = len(channels) - 1, then 5x5 transposed
+    convolutions to channels[1] (stride 1), channels[2:] and the image's channels (stride 2
+    each), batch norm and leaky ReLU between, tanh out (the DCGAN of the TensorFlow tutorial:
+    (256, 128, 64) on 28x28 starts at 7x7; `build_players` fits the channels to the image
+    size). `transposed_conv` names the transposed convolution (see TRANSPOSED_CONVS): jaxgen's
+    by default, whose gradient is fast on the CPU."""
 
     image_shape: tuple[int, int, int]
     channels: Sequence[int] = (256, 128, 64)
@@ -100,9 +103,11 @@ class DCGANGenerator(nn.Module):
     def __call__(self, z, label=None, train: bool = True):
         height, width, image_channels = self.image_shape
         conv_transpose = transposed_conv_layer(self.transposed_conv)
-        if height % 4 or width % 4:
+        scale = 2 ** (len(self.channels) - 1)
+        if height % scale or width % scale:
             raise ValueError(
-                f"the DCGAN generator needs sides divisible by 4, got {height}x{width}"
+                f"the DCGAN generator with {len(self.channels) - 1} stride-2 stages needs sides "
+                f"divisible by {scale}, got {height}x{width}"
             )
 
         def norm_act(x):
@@ -111,8 +116,8 @@ class DCGANGenerator(nn.Module):
 
         first, *rest = self.channels
         x = _with_label(z, label, self.num_classes)
-        x = norm_act(nn.Dense(height // 4 * width // 4 * first, use_bias=False)(x))
-        x = x.reshape(x.shape[0], height // 4, width // 4, first)
+        x = norm_act(nn.Dense(height // scale * width // scale * first, use_bias=False)(x))
+        x = x.reshape(x.shape[0], height // scale, width // scale, first)
         for i, ch in enumerate(rest):
             stride = 1 if i == 0 else 2
             x = norm_act(conv_transpose(ch, (5, 5), (stride, stride), use_bias=False)(x))
@@ -121,7 +126,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """5x5 convolutions of stride 2 to 64 and 128 channels with leaky ReLU, then a dense logit."""
+    """5x5 convolutions of stride 2 to `channels` (64, 128 on 28x28) with leaky ReLU, then a
+    dense logit."""
 
     channels: Sequence[int] = (64, 128)
     num_classes: int = 0
@@ -153,14 +159,18 @@ def build_players(
         # A config saved before the key existed means today's default.
         transposed_conv = model.get("transposed_conv", "jaxgen")
         transposed_conv_layer(transposed_conv)  # a bad name fails here, before any tracing
+        # Stride-2 stages follow the image size; the recipe's widths are for 28x28.
+        stages = stride2_stages(*data_shape[:2])
         generator = DCGANGenerator(
             tuple(data_shape),
-            tuple(model.generator_channels),
+            fit_channels(model.generator_channels, stages + 1, widest="first"),
             classes,
             transposed_conv=transposed_conv,
         )
         discriminator = DCGANDiscriminator(
-            tuple(model.discriminator_channels), classes, model.spectral_norm
+            fit_channels(model.discriminator_channels, stages, widest="last"),
+            classes,
+            model.spectral_norm,
         )
     else:
         raise ValueError(f"unknown GAN model kind {model.kind!r}; choose mlp or dcgan")
