@@ -29,9 +29,19 @@ from jaxgen.errors import UserError
 
 PRESETS = ("smoke", "default", "full")
 
-# Keys that may differ between a saved run and its resumption: they change the schedule or the
-# logging, never what a step computes.
-SCHEDULE_KEYS = frozenset({"steps", "eval_every", "checkpoint_every", "log_every", "progress"})
+# Keys that may differ between a saved run and its resumption: they change the schedule, the
+# logging or how the input pipeline reads ahead, never what a step computes.
+SCHEDULE_KEYS = frozenset(
+    {
+        "steps",
+        "eval_every",
+        "checkpoint_every",
+        "log_every",
+        "progress",
+        "prefetch_batches",
+        "data_workers",
+    }
+)
 
 _FLAG = "config"  # --config=FILE[:PRESET], --config.KEY=VALUE
 _MODULE = f"{_FLAG}_config"  # the module name config_flags imports the experiment file as

@@ -21,6 +21,9 @@ COMMON_DEFAULTS = {
     "learning_rate": 1e-3,
     "lr_schedule": "constant",
     "grad_clip_norm": 0.0,
+    # The input pipeline (data/pipeline.py: iterate): batches read ahead, worker processes.
+    "prefetch_batches": 2,
+    "data_workers": 0,
 }
 
 

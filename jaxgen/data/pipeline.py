@@ -73,3 +73,26 @@ def zip_datasets(datasets: Sequence[grain.MapDataset]) -> grain.MapDataset:
     """Batches of several endless pipelines stacked on a new leading (replica) axis."""
     zipped = grain.experimental.ZipMapDataset(list(datasets))
     return zipped.map(lambda parts: jax.tree.map(lambda *xs: np.stack(xs), *parts))
+
+
+def iterate(dataset: grain.MapDataset, *, workers: int = 0, prefetch: int = 2):
+    """A checkpointable iterator over `dataset` that reads at most `prefetch` batches ahead, in
+    one background thread, or in `workers` worker processes (grain's multiprocessing) when
+    `workers` > 0. The order, and so a run, is the same for every setting.
+
+    grain's own default (`iter(dataset)`: 16 threads, 500 elements ahead) holds 500 whole
+    *batches* in memory: 3 GiB for a dense autoencoder on 64x64x3 images at batch 128.
+    """
+    read_options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(prefetch, 1))
+    iter_dataset = dataset.to_iter_dataset(read_options)
+    if workers > 0:
+        from absl import flags
+
+        # grain's workers read its absl flags (at their defaults); jaxgen parses no absl flags.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
+        options = grain.MultiprocessingOptions(
+            num_workers=workers, per_worker_buffer_size=max(prefetch, 1)
+        )
+        iter_dataset = iter_dataset.mp_prefetch(options)
+    return iter(iter_dataset)

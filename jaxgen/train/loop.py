@@ -20,6 +20,7 @@ import numpy as np
 import tqdm
 
 from jaxgen import config as config_lib
+from jaxgen.data import pipeline
 from jaxgen.errors import NonFiniteLossError, UserError
 from jaxgen.reports.markdown import markdown_table, summary_record, write_report
 from jaxgen.tasks.base import History, Task
@@ -91,7 +92,11 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     run = _Run(config, workdir)
     write_config(config, workdir)  # only once the task (and its data) could be built
     state, ckpts, task = run.state, run.checkpoints, run.task
-    data_iterator = iter(task.train_dataset(config.seed))
+    data_iterator = pipeline.iterate(
+        task.train_dataset(config.seed),
+        workers=config.get("data_workers", 0),
+        prefetch=config.get("prefetch_batches", 2),
+    )
     writer = MetricWriter(workdir)
     history = History()
 
@@ -148,6 +153,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     finally:
         bar.close()
         writer.close()
+        data_iterator.close()  # stops the read-ahead thread or the worker processes
     summary = _finish(run, state, history)
     ckpts.close()
     return summary
