@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,25 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subproce
         text=True,
         timeout=timeout,
     )
+
+
+def kill_after_checkpoints(args: list[str], workdir: pathlib.Path, count: int) -> None:
+    """Starts `python -m jaxgen ARGS`, waits until `workdir` holds `count` checkpoints, then
+    SIGKILLs it and every process it started (its data workers) mid-training."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxgen", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # one process group: the kill reaches the workers too
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if len(list((workdir / "checkpoints").glob("[0-9]*"))) >= count:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def summary(workdir: pathlib.Path) -> dict:

@@ -209,9 +209,10 @@ def _selection(run: _Run, state, params, step: int) -> tuple[dict, tuple[str, st
     rows = [[name, final[name], chosen[name]] for name in final]
     text = (
         f"Checkpoints are ranked by `{task.best_metric}` ({task.best_mode}) on the validation "
-        f"split, which is held out from train. The test split was evaluated once, here, with the "
-        f"periodic evaluation's protocol: for the final checkpoint (step {step}) and for the best "
-        f"one by validation (step {best if best is not None else step}).\n\n"
+        f"split, which is held out from train; the test split is used only after training. "
+        f"With the periodic evaluation's protocol, its numbers for the final checkpoint (step "
+        f"{step}) and for the best one by validation (step {best if best is not None else step}) "
+        "are:\n\n"
         + markdown_table(["test metric", f"final (step {step})", f"best (step {best})"], rows)
     )
     return numbers, ("Model selection", text)

@@ -4,11 +4,6 @@ resume for every setting."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +11,7 @@ import pytest
 from jaxgen.data import load_split, train_dataset
 from jaxgen.data.pipeline import iterate
 
-from ..conftest import REPO, run_cli, summary
+from ..conftest import kill_after_checkpoints, run_cli, summary
 
 
 def _batches(iterator, n):
@@ -51,18 +46,7 @@ def test_resume_after_sigkill_with_worker_processes(tmp_path):
     assert reference.returncode == 0, reference.stderr
     victim = tmp_path / "victim"
     workers = "--config.data_workers=2"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxgen", "train", *args, workers, f"--workdir={victim}"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its worker processes die with it below
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((victim / "checkpoints").glob("[0-9]*"))) < 2:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_checkpoints(["train", *args, workers, f"--workdir={victim}"], victim, count=2)
     assert not (victim / "summary.json").exists(), "the run finished before it was killed"
     resumed = run_cli("train", *args, workers, f"--workdir={victim}")
     assert resumed.returncode == 0, resumed.stderr

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from jaxgen.train.loop import evaluate, train
 
-from ..conftest import REPO, run_cli, smoke_config, summary
+from ..conftest import REPO, kill_after_checkpoints, run_cli, smoke_config, summary
 
 
 def test_workdir_holds_everything_the_contract_names(tmp_path):
@@ -62,20 +60,7 @@ def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
     reference = run_cli("train", *args, f"--workdir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr
     victim = tmp_path / "victim"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxgen", "train", *args, f"--workdir={victim}"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait until two checkpoints exist, then kill mid-training
-        steps = [p.name for p in (victim / "checkpoints").glob("[0-9]*")]
-        if len(steps) >= 2:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_checkpoints(["train", *args, f"--workdir={victim}"], victim, count=2)
     assert not (victim / "summary.json").exists(), "the run finished before it was killed"
     resumed = run_cli("train", *args, f"--workdir={victim}")
     assert resumed.returncode == 0, resumed.stderr
