@@ -113,12 +113,10 @@ def _mixture_numbers(task, params, history, workdir):
     return numbers, [("Mode coverage", text)], figure_files
 
 
-def _image_numbers(task, params, history, workdir):
-    cfg = task.config
+def _sample_quality(task, images, labels, n) -> tuple[dict, str]:
+    """FID, KID, classifier score and precision/recall of the generated images against the
+    test split, with the real-data floor, in the feature classifier's space."""
     classifier = task.classifier
-    n = min(cfg.report_samples, len(task.train_split))
-    samples, labels = task.sample(params, n, NOISE_KEYS["test"])
-    images = to_unit(samples)
     fake_features, fake_probs = classifier.features(images), classifier.probabilities(images)
     floor_index = np.random.default_rng(FLOOR_KEY).permutation(len(task.train_split))[:n]
     floor_images = task.train_split.pixels()[floor_index]
@@ -133,10 +131,6 @@ def _image_numbers(task, params, history, workdir):
     numbers["feature_classifier_test_accuracy"] = classifier.test_accuracy
     if task.conditional:
         numbers["label_accuracy"] = float(np.mean(fake_probs.argmax(axis=1) == labels))
-    numbers["d_real"] = task.mean_d(
-        params, task.splits["test"].pixels() * 2.0 - 1.0, task.splits["test"].int_labels()
-    )
-    numbers["d_fake"] = task.mean_d(params, samples, labels)
     rows = [
         ["FID", f"{numbers['fid']:.2f}", f"{numbers['fid_floor']:.2f}"],
         [
@@ -154,11 +148,12 @@ def _image_numbers(task, params, history, workdir):
     ]
     text = (
         f"{n} generated images against the {numbers['num_real']} test images, in the "
-        f"128-d feature space of jaxgen's digit classifier (test accuracy "
-        f"{classifier.test_accuracy:.4f}; metrics/classifier.py). The floor column puts {n} "
-        "real train images in the generator's place: what a perfect generator would score "
-        "with these sample counts. KID: unbiased MMD^2 with the cubic kernel over 100 "
-        "subsets, ± its standard error; classifier score: the Inception Score with this "
+        f"128-d feature space of jaxgen's feature classifier `{classifier.workdir.name}` "
+        f"(models/classifier.py, trained on the train split's labels; test accuracy "
+        f"{classifier.test_accuracy:.4f}; its report: {classifier.workdir}/report.md). The floor "
+        f"column puts {n} real train images in the generator's place: what a perfect generator "
+        "would score with these sample counts. KID: unbiased MMD^2 with the cubic kernel over "
+        "100 subsets, ± its standard error; classifier score: the Inception Score with this "
         "classifier, ± std over 10 splits.\n\n"
         + markdown_table(["metric", "generated", "floor (real train)"], rows)
     )
@@ -166,6 +161,31 @@ def _image_numbers(task, params, history, workdir):
         text += (
             f"\n\nThe classifier gives the conditioning label to "
             f"{numbers['label_accuracy']:.1%} of the generated images."
+        )
+    return numbers, text
+
+
+def _image_numbers(task, params, history, workdir):
+    cfg = task.config
+    n = min(cfg.report_samples, len(task.train_split))
+    samples, labels = task.sample(params, n, NOISE_KEYS["test"])
+    images = to_unit(samples)
+    test = task.splits["test"]
+    numbers = {
+        "d_real": task.mean_d(params, test.pixels() * 2.0 - 1.0, test.int_labels()),
+        "d_fake": task.mean_d(params, samples, labels),
+    }
+    if task.has_feature_network:
+        quality, text = _sample_quality(task, images, labels, n)
+        numbers = {**quality, **numbers}
+    else:
+        numbers["report_samples"] = n
+        text = (
+            f"FID, KID, the classifier score and precision/recall are computed in the features of "
+            f"a classifier that jaxgen trains on the data set's labels; `{cfg.dataset}` has no "
+            "labels, so this report gives the samples and D(x) only, and the checkpoints are not "
+            f"ranked. D(x): {numbers['d_real']:.3f} on the {len(test)} test images, "
+            f"{numbers['d_fake']:.3f} on {n} generated ones."
         )
     columns = 10
     if task.conditional:
@@ -175,7 +195,8 @@ def _image_numbers(task, params, history, workdir):
             "one row per class",
         )
     else:
-        grid, rows_n, title = images[: 8 * columns], 8, "fixed noise"
+        rows_n = min(8, len(images) // columns)  # a set smaller than 80 images draws fewer rows
+        grid, title = images[: rows_n * columns], "fixed noise"
     figure_files = [
         figures.image_grid(grid, rows_n, columns, workdir / "samples.png", f"generated ({title})")
     ]

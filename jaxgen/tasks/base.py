@@ -51,11 +51,11 @@ class Task(Protocol):
     batch_axis: the axis of the batch arrays that is split over devices (1 when a leading axis
         holds replicas).
     best_metric, best_mode: the name in `evaluate`'s result that ranks checkpoints, and whether
-        lower ("min") or higher ("max") is better.
+        lower ("min") or higher ("max") is better; None ranks none (only the newest are kept).
     """
 
     batch_axis: int
-    best_metric: str
+    best_metric: str | None
     best_mode: str
 
     def init_state(self, key: jax.Array) -> PyTree:

@@ -148,9 +148,9 @@ class MixtureGANTask(_TwoPlayerGAN):
 
 
 class ImageGANTask(_TwoPlayerGAN):
-    """A GAN on an image data set; evaluates FID in a jaxgen-trained classifier's features."""
+    """A GAN on an image data set; evaluates FID in a jaxgen-trained classifier's features (on a
+    set without labels, which has no such classifier, only D(x), and ranks no checkpoints)."""
 
-    best_metric = "fid"
     best_mode = "min"
 
     def __init__(self, config: ml_collections.ConfigDict):
@@ -160,6 +160,8 @@ class ImageGANTask(_TwoPlayerGAN):
             raise ValueError(f"a conditional GAN needs labels; {config.dataset!r} has none")
         num_classes = self.train_split.num_classes or 0
         super().__init__(config, self.train_split.image_shape, num_classes)
+        self.has_feature_network = self.train_split.labels_N is not None
+        self.best_metric = "fid" if self.has_feature_network else None
         self._real_features: dict[str, np.ndarray] = {}
 
     def train_dataset(self, seed: int):
@@ -179,16 +181,19 @@ class ImageGANTask(_TwoPlayerGAN):
         return self._real_features[split]
 
     def evaluate(self, params, split: str) -> dict[str, float]:
-        """FID of `eval_samples` generated images against the split's images, and the mean
-        D(x) on the split's images and on the generated ones."""
+        """FID of `eval_samples` generated images against the split's images (when the set has
+        labels for the feature classifier), and the mean D(x) on the split's images and on the
+        generated ones."""
         samples, labels = self.sample(params, self.config.eval_samples, NOISE_KEYS[split])
         real = self.splits[split]
-        fake_features = self.classifier.features(to_unit(samples))
-        return {
-            "fid": sample_quality.fid(self.real_features(split), fake_features),
+        numbers = {
             "d_real": self.mean_d(params, real.pixels() * 2.0 - 1.0, real.int_labels()),
             "d_fake": self.mean_d(params, samples, labels),
         }
+        if self.has_feature_network:
+            fake_features = self.classifier.features(to_unit(samples))
+            numbers["fid"] = sample_quality.fid(self.real_features(split), fake_features)
+        return numbers
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {"samples": to_unit(self.sample(params, 10, SNAPSHOT_NOISE_KEY)[0])}

@@ -207,12 +207,16 @@ def _selection(run: _Run, state, params, step: int) -> tuple[dict, tuple[str, st
     numbers = {f"final_test_{k}": v for k, v in final.items()}
     numbers.update({f"best_test_{k}": v for k, v in chosen.items()})
     rows = [[name, final[name], chosen[name]] for name in final]
-    text = (
+    ranking = (
         f"Checkpoints are ranked by `{task.best_metric}` ({task.best_mode}) on the validation "
-        f"split, which is held out from train; the test split is used only after training. "
-        f"With the periodic evaluation's protocol, its numbers for the final checkpoint (step "
-        f"{step}) and for the best one by validation (step {best if best is not None else step}) "
-        "are:\n\n"
+        "split, which is held out from train"
+        if task.best_metric is not None
+        else "This task ranks no checkpoints (it has no validation metric)"
+    )
+    text = (
+        f"{ranking}; the test split is used only after training. With the periodic "
+        f"evaluation's protocol, its numbers for the final checkpoint (step {step}) and for the "
+        f"best one by validation (step {best if best is not None else step}) are:\n\n"
         + markdown_table(["test metric", f"final (step {step})", f"best (step {best})"], rows)
     )
     return numbers, ("Model selection", text)

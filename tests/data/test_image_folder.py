@@ -133,3 +133,20 @@ def test_training_on_a_folder_and_its_bad_input_on_the_command_line(tmp_path):
     )
     assert bad.returncode == 2 and "cannot read the image" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_gan_on_an_unlabelled_folder_reports_what_it_can(tmp_path):
+    from jaxgen.train.loop import train
+
+    from ..conftest import smoke_config
+
+    for split, count in (("train", 40), ("test", 10)):
+        for i in range(count):
+            _write(tmp_path / "faces" / split / f"{i}", shape=(8, 8, 3), seed=i)
+    result = train(
+        smoke_config("dcgan", progress="false", dataset=str(tmp_path / "faces")), tmp_path / "w"
+    )
+    assert "fid" not in result and result["best_checkpoint_step"] is None
+    assert 0 <= result["d_real"] <= 1 and 0 <= result["d_fake"] <= 1
+    report = (tmp_path / "w" / "report.md").read_text()
+    assert "has no labels" in report and "](samples.png)" in report
