@@ -10,10 +10,13 @@ from jaxgen.configs.common import base_config, smoke
 DEFAULT_STEPS = 1000
 
 
-def classifier_config(dataset: str, steps: int = DEFAULT_STEPS) -> ml_collections.ConfigDict:
+def classifier_config(
+    dataset: str, steps: int = DEFAULT_STEPS, preprocess: ml_collections.ConfigDict | None = None
+) -> ml_collections.ConfigDict:
     """The classifier task's config: Adam 1e-3 with a cosine decay to zero, batch 64, each
-    image randomly translated by up to a fourteenth of its height (tasks/classifier.py)."""
-    return base_config(
+    image randomly translated by up to a fourteenth of its height (tasks/classifier.py), on
+    `dataset` cropped and resized as `preprocess` says (its flips are not used)."""
+    config = base_config(
         task="classifier",
         experiment="feature_classifier",
         preset="default",
@@ -27,6 +30,9 @@ def classifier_config(dataset: str, steps: int = DEFAULT_STEPS) -> ml_collection
         checkpoint_every=steps,
         keep_checkpoints=1,
     )
+    if preprocess is not None:
+        config.preprocess.update(crop=preprocess.crop, image_size=preprocess.image_size)
+    return config
 
 
 def classifier_smoke(config: ml_collections.ConfigDict) -> None:

@@ -28,8 +28,12 @@ COMMON_DEFAULTS = {
 
 
 def base_config(**overrides: Any) -> ml_collections.ConfigDict:
-    """Returns a ConfigDict with the common keys, updated by `overrides` (which may add keys)."""
+    """Returns a ConfigDict with the common keys (and an image `preprocess` block: no crop, no
+    resize, no flips), updated by `overrides` (which may add keys)."""
+    from jaxgen.data.preprocess import preprocess_config
+
     config = ml_collections.ConfigDict(dict(COMMON_DEFAULTS))
+    config.preprocess = preprocess_config()
     for key, value in overrides.items():
         config[key] = value
     return config

@@ -33,6 +33,7 @@ class Split:
     """One split of an image data set, held in memory.
 
     images_NxHxWxC: uint8 pixels (0..255). labels_N: int class labels, or None if the set has none.
+    flip: whether training batches of it mirror each image with probability 1/2 (keyed).
     """
 
     dataset: str
@@ -40,6 +41,7 @@ class Split:
     images_NxHxWxC: np.ndarray
     labels_N: np.ndarray | None
     num_classes: int | None
+    flip: bool = False
 
     def __len__(self) -> int:
         return len(self.images_NxHxWxC)
@@ -125,8 +127,31 @@ VALIDATION_FRACTION = 0.1
 VALIDATION_SEED = 0x5A1
 
 
+def config_splits(config) -> dict[str, Split]:
+    """The "train", "validation" and "test" splits of `config.dataset`, preprocessed as
+    `config.preprocess` says (crop and resize; flips on the train split's batches)."""
+    from jaxgen.data.preprocess import preprocess_config
+
+    p = config.get("preprocess") or preprocess_config()
+    splits = {s: load_split(config.dataset, s, p.crop, p.image_size) for s in SPLITS}
+    splits["train"] = dataclasses.replace(splits["train"], flip=bool(p.flip))
+    return splits
+
+
+SPLITS = ("train", "validation", "test")
+
+
 @functools.lru_cache(maxsize=32)
-def load_split(name: str, split: str) -> Split:
+def load_split(name: str, split: str, crop: str = "none", image_size: int = 0) -> Split:
+    """`_load_split` centre-cropped (`crop="center"`) and resized to image_size x image_size
+    (when > 0); cached."""
+    from jaxgen.data import preprocess
+
+    return preprocess.apply(_load_split(name, split), crop, image_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_split(name: str, split: str) -> Split:
     """A whole split in memory by data-set name (embedded or prepared TFDS).
 
     `split` is "train", "validation" or "test". A set without its own validation split (the
@@ -151,6 +176,7 @@ def load_split(name: str, split: str) -> Split:
 def clear_caches() -> None:
     """Forgets the splits read in this process (an image folder that changed is read anew)."""
     load_split.cache_clear()
+    _load_split.cache_clear()
     _read_split.cache_clear()
 
 

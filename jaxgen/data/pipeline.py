@@ -12,6 +12,7 @@ import grain
 import jax
 import numpy as np
 
+from jaxgen.data import preprocess
 from jaxgen.data.datasets import Split
 
 
@@ -59,13 +60,11 @@ def train_dataset(
     index, count = _process_shard(process_index, process_count)
     if global_batch_size % count:
         raise ValueError(f"batch_size {global_batch_size} is not divisible by {count} processes")
-    return (
-        grain.MapDataset.source(_SplitSource(split))
-        .seed(seed)
-        .shuffle()
-        .repeat(None)
-        .batch(global_batch_size // count, drop_remainder=True)[index::count]
-        .map(to_model_inputs)
+    examples = grain.MapDataset.source(_SplitSource(split)).seed(seed).shuffle().repeat(None)
+    if split.flip:  # keyed by the seed and the position in the stream: resume replays it
+        examples = examples.random_map(preprocess.random_flip, seed=seed)
+    return examples.batch(global_batch_size // count, drop_remainder=True)[index::count].map(
+        to_model_inputs
     )
 
 

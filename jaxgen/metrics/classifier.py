@@ -122,10 +122,14 @@ class FeatureClassifier:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(dataset: str, steps: int, root: pathlib.Path, progress: bool) -> FeatureClassifier:
+def _load(
+    dataset: str, crop: str, image_size: int, steps: int, root: pathlib.Path, progress: bool
+) -> FeatureClassifier:
+    from jaxgen.data.preprocess import preprocess_config
     from jaxgen.train.loop import restore_params, train
 
-    config = recipe.classifier_config(dataset, steps)
+    preprocess = preprocess_config(crop=crop, image_size=image_size)
+    config = recipe.classifier_config(dataset, steps, preprocess)
     config.progress = progress
     workdir = root / f"{dataset}-{recipe_hash(config)}"
     if not (workdir / "summary.json").exists():
@@ -147,23 +151,25 @@ def _load(dataset: str, steps: int, root: pathlib.Path, progress: bool) -> Featu
         test_accuracy=float(summary["test_accuracy"]),
         params=params,
         num_classes=int(summary["num_classes"]),
-        image_shape=_image_shape(dataset),
+        image_shape=_image_shape(dataset, crop, image_size),
         workdir=workdir,
     )
 
 
-def _image_shape(dataset: str) -> tuple[int, int, int]:
+def _image_shape(dataset: str, crop: str, image_size: int) -> tuple[int, int, int]:
     from jaxgen.data import load_split
 
-    return load_split(dataset, "train").image_shape
+    return load_split(dataset, "train", crop, image_size).image_shape
 
 
-def load_classifier(dataset: str, progress: bool = True) -> FeatureClassifier:
-    """The feature classifier of `dataset`: loaded from the cache, else trained by the training
-    loop (`configs/classifier.py`'s recipe with `DEFAULT_STEPS` steps, with a progress bar when
-    `progress`) and cached. Memoized in-process; `load_classifier.cache_clear()` forgets the
-    memo."""
-    return _load(dataset, recipe.DEFAULT_STEPS, cache_dir(), bool(progress))
+def load_classifier(dataset: str, preprocess=None, progress: bool = True) -> FeatureClassifier:
+    """The feature classifier of `dataset` (cropped and resized as the `preprocess` block
+    says): loaded from the cache, else trained by the training loop (`configs/classifier.py`'s
+    recipe with `DEFAULT_STEPS` steps, with a progress bar when `progress`) and cached.
+    Memoized in-process; `load_classifier.cache_clear()` forgets the memo."""
+    crop = preprocess.crop if preprocess is not None else "none"
+    size = int(preprocess.image_size) if preprocess is not None else 0
+    return _load(dataset, crop, size, recipe.DEFAULT_STEPS, cache_dir(), bool(progress))
 
 
 load_classifier.cache_clear = _load.cache_clear

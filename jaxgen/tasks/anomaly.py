@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.pipeline import zip_datasets
 from jaxgen.losses.autoencoder import make_autoencoder_loss, pixels_from_logits
 from jaxgen.losses.reconstruction import per_example_mse
@@ -40,10 +40,11 @@ class AnomalyTask(LossTask):
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         self.classes = tuple(int(c) for c in config.normal_classes)
-        self.train_split = load_split(config.dataset, "train")
+        splits = config_splits(config)
+        self.train_split = splits["train"]
         if self.train_split.labels_N is None:
             raise ValueError(f"dataset {config.dataset!r} has no labels for the one-class protocol")
-        self.splits = {s: load_split(config.dataset, s) for s in EVAL_SPLITS}
+        self.splits = {s: splits[s] for s in EVAL_SPLITS}
         check_model_objective(config.model, config.objective)
         self.model = build_autoencoder(config.model, self.train_split.image_shape)
         self._single_loss = make_autoencoder_loss(self.model, config.objective)

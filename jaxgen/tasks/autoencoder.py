@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses import corruption
 from jaxgen.losses.autoencoder import make_autoencoder_loss, pixels_from_logits
 from jaxgen.models.autoencoders import build_autoencoder
@@ -66,8 +66,9 @@ class AutoencoderTask(LossTask):
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
-        self.train_split = load_split(config.dataset, "train")
-        self.splits = {s: load_split(config.dataset, s) for s in EVAL_SPLITS}
+        splits = config_splits(config)
+        self.train_split = splits["train"]
+        self.splits = {s: splits[s] for s in EVAL_SPLITS}
         check_model_objective(config.model, config.objective)
         self.model = build_autoencoder(config.model, self.train_split.image_shape)
         self.loss = make_autoencoder_loss(self.model, config.objective)

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.models.classifier import DigitClassifier
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.autoencoder import EVAL_SPLITS, batched
@@ -51,13 +51,14 @@ class ClassifierTask(LossTask):
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
-        self.train_split = load_split(config.dataset, "train")
+        splits = config_splits(config)
+        self.train_split = splits["train"]
         if self.train_split.labels_N is None:
             raise ValueError(f"dataset {config.dataset!r} has no labels to train a classifier on")
         self.num_classes = int(self.train_split.num_classes or self.train_split.labels_N.max() + 1)
         self.image_shape = self.train_split.image_shape
         self.shift = max_shift(self.image_shape)
-        self.splits = {s: load_split(config.dataset, s) for s in EVAL_SPLITS}
+        self.splits = {s: splits[s] for s in EVAL_SPLITS}
         self.model = DigitClassifier(self.num_classes)
         self.tx = make_optimizer(config)
         self._logits = jax.jit(lambda params, x: self.model.apply(params, x)[1])

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.configs.autoencoder import linear_model_config, objective_config
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses.autoencoder import make_autoencoder_loss
 from jaxgen.models.autoencoders import build_autoencoder
 from jaxgen.reports.markdown import Report
@@ -34,7 +34,8 @@ class CompressionTask(LossTask):
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
-        self.train_split = load_split(config.dataset, "train")
+        splits = config_splits(config)
+        self.train_split = splits["train"]
         shape = self.train_split.image_shape
         linear_objective = objective_config(reconstruction="mse", output="linear")
         # Nonlinear AEs train on cross-entropy (a sigmoid with MSE can saturate and stall); all
@@ -58,7 +59,7 @@ class CompressionTask(LossTask):
             key: make_reconstruct(model, self.outputs[key]) for key, model in self.models.items()
         }
         self.images = {"train": self.train_split.pixels()}
-        self.images.update({s: load_split(config.dataset, s).pixels() for s in EVAL_SPLITS})
+        self.images.update({s: splits[s].pixels() for s in EVAL_SPLITS})
         self.tx = make_optimizer(config, self.param_labels, dict(config.group_learning_rates))
 
     def init_params(self, key: jax.Array):

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.mixtures import MIXTURES, mixture_dataset, mode_centers
 from jaxgen.losses.gan import check_loss
 from jaxgen.metrics import modes, sample_quality
@@ -154,8 +154,9 @@ class ImageGANTask(_TwoPlayerGAN):
     best_mode = "min"
 
     def __init__(self, config: ml_collections.ConfigDict):
-        self.train_split = load_split(config.dataset, "train")
-        self.splits = {s: load_split(config.dataset, s) for s in ("validation", "test")}
+        splits = config_splits(config)
+        self.train_split = splits["train"]
+        self.splits = {s: splits[s] for s in ("validation", "test")}
         if config.model.conditional and self.train_split.labels_N is None:
             raise ValueError(f"a conditional GAN needs labels; {config.dataset!r} has none")
         num_classes = self.train_split.num_classes or 0
@@ -171,7 +172,9 @@ class ImageGANTask(_TwoPlayerGAN):
     @property
     def classifier(self):
         """The feature classifier of this data set (trained and cached on first use)."""
-        return load_classifier(self.config.dataset, progress=self.config.progress)
+        return load_classifier(
+            self.config.dataset, self.config.get("preprocess"), progress=self.config.progress
+        )
 
     def real_features(self, split: str) -> np.ndarray:
         """The classifier's features of a split's images: the reference of its FID (computed

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen.data import load_split, train_dataset
+from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.datasets import Split
 from jaxgen.losses.vae import binarize, make_log_weights, make_vae_loss
 from jaxgen.metrics.likelihood import importance_sampled_log_likelihood
@@ -52,7 +52,8 @@ class VAETask(LossTask):
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         objective = config.objective
-        train_split = load_split(config.dataset, "train")
+        splits = config_splits(config)
+        train_split = splits["train"]
         if config.model.conditional and train_split.labels_N is None:
             raise ValueError(f"a conditional VAE needs labels; {config.dataset!r} has none")
         self.num_classes = train_split.num_classes or 0
@@ -66,7 +67,7 @@ class VAETask(LossTask):
             )
         if objective.binarize == "static":  # the literature's fixed binarized training set
             train_split = binarized(train_split, STATIC_TRAIN_BINARIZATION_KEY)
-        self.splits = {s: load_split(config.dataset, s) for s in EVAL_SPLITS}
+        self.splits = {s: splits[s] for s in EVAL_SPLITS}
         if objective.likelihood == "bernoulli":
             self.splits = {
                 s: binarized(split, TEST_BINARIZATION_KEY) for s, split in self.splits.items()
