@@ -9,7 +9,9 @@ from jaxgen.configs.vae import vae_config, vae_smoke
 def get_config(preset: str = "default"):
     config = vae_config(batch_size=128, learning_rate=1e-3, lr_schedule="cosine")
     config.model.update(kind="dense", hidden=(512, 256), latent_size=32)
-    config.objective.update(binarize="dynamic", kl_warmup_steps=500)
+    # likelihood and binarize stay "auto": Bernoulli with dynamic binarization on grey digits,
+    # the discretized logistic on 8-bit colour pixels.
+    config.objective.update(kl_warmup_steps=500)
     if preset == "smoke":
         vae_smoke(config)
     elif preset == "full":

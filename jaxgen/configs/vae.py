@@ -24,9 +24,11 @@ def vae_objective_config(**overrides) -> ml_collections.ConfigDict:
             "importance_samples": 1,
             "beta": 1.0,
             "kl_warmup_steps": 0,
-            "likelihood": "bernoulli",  # bernoulli | gaussian_fixed | gaussian_learned
+            # auto (bernoulli on grey images, discretized_logistic on colour) | bernoulli |
+            # gaussian_fixed | gaussian_learned | discretized_logistic
+            "likelihood": "auto",
             "gaussian_scale": 0.1,
-            "binarize": "dynamic",  # dynamic | static | none
+            "binarize": "auto",  # auto (dynamic for bernoulli, else none) | dynamic | static | none
         }
     )
     block.update(overrides)

@@ -146,12 +146,15 @@ def load_split(name: str, split: str, crop: str = "none", image_size: int = 0) -
     """`_load_split` centre-cropped (`crop="center"`) and resized to image_size x image_size
     (when > 0); cached."""
     from jaxgen.data import preprocess
+    from jaxgen.data.image_folder import is_image_folder
 
-    return preprocess.apply(_load_split(name, split), crop, image_size)
+    # An image folder of mixed sizes is cropped and resized as it is prepared.
+    prepare = (crop, int(image_size)) if is_image_folder(name) and image_size else None
+    return preprocess.apply(_load_split(name, split, prepare), crop, image_size)
 
 
 @functools.lru_cache(maxsize=32)
-def _load_split(name: str, split: str) -> Split:
+def _load_split(name: str, split: str, prepare: tuple[str, int] | None = None) -> Split:
     """A whole split in memory by data-set name (embedded or prepared TFDS).
 
     `split` is "train", "validation" or "test". A set without its own validation split (the
@@ -159,9 +162,9 @@ def _load_split(name: str, split: str) -> Split:
     of every class, seeded; "train" is then the rest. Model selection (periodic evaluation,
     best checkpoints, chosen budgets) uses "validation"; "test" is for the final report only.
     """
-    builder = _builder(name)
+    builder = _builder(name, prepare)
     if split in ("train", "validation") and "validation" not in builder.info.splits:
-        train = _read_split(name, "train")
+        train = _read_split(name, "train", prepare)
         held_out = validation_indices(train.labels_N, len(train))
         keep = np.zeros(len(train), bool)
         keep[held_out] = True
@@ -170,7 +173,7 @@ def _load_split(name: str, split: str) -> Split:
         raise UserError(
             f"dataset {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}"
         )
-    return _read_split(name, split)
+    return _read_split(name, split, prepare)
 
 
 def clear_caches() -> None:
@@ -201,23 +204,27 @@ def _frozen(split: Split, name: str) -> Split:
     return dataclasses.replace(split, split=name)
 
 
-def _builder(name: str):
+def _builder(name: str, prepare: tuple[str, int] | None = None):
     from jaxgen.data.image_folder import is_image_folder
 
     if name in embedded_names():
         return _embedded_builder(name)
     if is_image_folder(name):
-        return _image_folder_builder(name)
+        return _image_folder_builder(name, prepare)
     return _tfds_builder(name)
 
 
-def _image_folder_builder(folder: str):
-    """The folder prepared once into an array_record set keyed by its file list and sizes."""
+def _image_folder_builder(folder: str, prepare: tuple[str, int] | None):
+    """The folder prepared once into an array_record set keyed by its file list and sizes (and
+    by the crop and size it was prepared at, when its images have several sizes)."""
     from jaxgen.data.builders.image_folder import ImageFolder
     from jaxgen.data.image_folder import scan
 
-    layout = scan(folder)
-    root = data_dir() / "image_folders" / f"{layout.root.name}-{layout.fingerprint()}"
+    layout = scan(folder, prepare)
+    name = f"{layout.root.name}-{layout.fingerprint()}"
+    if layout.prepare:
+        name += f"-{layout.prepare[0]}{layout.prepare[1]}"
+    root = data_dir() / "image_folders" / name
     builder = ImageFolder(layout=layout, data_dir=str(root), file_format="array_record")
     if not builder.is_prepared():
         with file_lock(root / ".lock"):
@@ -228,9 +235,9 @@ def _image_folder_builder(folder: str):
 
 
 @functools.lru_cache(maxsize=16)
-def _read_split(name: str, split: str) -> Split:
+def _read_split(name: str, split: str, prepare: tuple[str, int] | None = None) -> Split:
     """One TFDS split of the set, whole, in memory."""
-    builder = _builder(name)
+    builder = _builder(name, prepare)
     source = builder.as_data_source(split=split)
     records = source.__getitems__(range(len(source)))
     images = np.stack([np.asarray(r["image"]) for r in records])

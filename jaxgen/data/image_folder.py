@@ -37,6 +37,8 @@ class FolderLayout:
     splits: dict[str, list[tuple[pathlib.Path, int]]]
     class_names: tuple[str, ...]
     image_shape: tuple[int, int, int]
+    # (crop, size) the images are brought to as they are prepared (a folder of mixed sizes).
+    prepare: tuple[str, int] | None = None
 
     def fingerprint(self) -> str:
         """16 hex digits of sha256 over every file's path (relative to the root) and size."""
@@ -88,9 +90,9 @@ def _held_out(items: list[tuple[pathlib.Path, int]]) -> tuple[list, list]:
     return train, [item for i, item in enumerate(items) if i in test]
 
 
-def _image_shape(splits: dict[str, list[tuple[pathlib.Path, int]]]) -> tuple[int, int, int]:
-    """The folder's common (H, W, C): one size for all images, else a UserError; C is 1 when
-    every image is grey, else 3."""
+def _image_shape(splits: dict[str, list[tuple[pathlib.Path, int]]], mixed_ok: bool):
+    """(H, W, C, several sizes?): the folder's common size (the first image's when `mixed_ok`;
+    else several sizes are a UserError); C is 1 when every image is grey, else 3."""
     from PIL import Image, UnidentifiedImageError
 
     sizes, grey = {}, True
@@ -104,20 +106,21 @@ def _image_shape(splits: dict[str, list[tuple[pathlib.Path, int]]]) -> tuple[int
                     grey = grey and image.mode in ("1", "L", "I;16", "I")
             except (OSError, UnidentifiedImageError, SyntaxError) as err:
                 raise UserError(f"cannot read the image {path}: {err}") from None
-            if len(sizes) > 1:
+            if len(sizes) > 1 and not mixed_ok:
                 (w0, h0), (w1, h1) = list(sizes)[:2]
                 first, second = sizes[(w0, h0)], sizes[(w1, h1)]
                 raise UserError(
                     f"images of different sizes in the folder: {first} is {w0}x{h0}, {second} "
-                    f"is {w1}x{h1}; resize them to one size first"
+                    f"is {w1}x{h1}; give --config.preprocess.image_size=N (and "
+                    "--config.preprocess.crop=center to keep their aspect) to bring them to one"
                 )
-    ((width, height),) = sizes
-    return height, width, 1 if grey else 3
+    width, height = next(iter(sizes))
+    return (height, width, 1 if grey else 3), len(sizes) > 1
 
 
-def scan(folder: str | pathlib.Path) -> FolderLayout:
+def scan(folder: str | pathlib.Path, prepare: tuple[str, int] | None = None) -> FolderLayout:
     """The layout of an image folder; UserError for an empty folder, unreadable images or
-    mixed sizes."""
+    mixed sizes without `prepare` = (crop, size) to bring them to size x size."""
     root = pathlib.Path(folder).expanduser().absolute()
     split_dirs = [root / s for s in SPLIT_FOLDERS if (root / s).is_dir()]
     if split_dirs and not (root / "train").is_dir():
@@ -133,4 +136,8 @@ def scan(folder: str | pathlib.Path) -> FolderLayout:
     empty = [s for s, items in splits.items() if not items]
     if empty:
         raise UserError(f"the {empty[0]} split of {root} has no images")
-    return FolderLayout(root, splits, class_names, _image_shape(splits))
+    shape, mixed = _image_shape(splits, mixed_ok=prepare is not None)
+    if not mixed:
+        return FolderLayout(root, splits, class_names, shape)
+    crop, size = prepare
+    return FolderLayout(root, splits, class_names, (size, size, shape[2]), (crop, size))

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.losses.vae import LEARNED_SCALE
 from jaxgen.models.autoencoders import build_autoencoder
 
 
@@ -21,8 +22,8 @@ class VAE(nn.Module):
     """q(z | x[, y]) = N(mean, diag(exp(logvar))), p(z) = N(0, I), p(x | z[, y]) by `likelihood`.
 
     `likelihood`: "bernoulli" (decode returns logits), "gaussian_fixed" (means, scale
-    `gaussian_scale`) or "gaussian_learned" (means and one learned log-scale shared by all
-    pixels). `num_classes` > 0 makes it a conditional VAE.
+    `gaussian_scale`), "gaussian_learned" or "discretized_logistic" (means and one learned
+    log-scale shared by all pixels). `num_classes` > 0 makes it a conditional VAE.
     """
 
     network: nn.Module  # an autoencoder whose code has 2 * latent_size units
@@ -32,7 +33,7 @@ class VAE(nn.Module):
     num_classes: int = 0
 
     def setup(self):
-        if self.likelihood == "gaussian_learned":
+        if self.likelihood in LEARNED_SCALE:
             self.log_scale = self.param("log_scale", nn.initializers.zeros, ())
 
     def _one_hot(self, label_B: jax.Array | None) -> jax.Array:
@@ -57,7 +58,7 @@ class VAE(nn.Module):
         if self.num_classes:
             z_BxZ = jnp.concatenate([z_BxZ, self._one_hot(label_B)], axis=-1)
         out = self.network.decode(z_BxZ)
-        if self.likelihood == "gaussian_learned":
+        if self.likelihood in LEARNED_SCALE:
             return out, self.log_scale
         return out, jnp.log(jnp.asarray(self.gaussian_scale, out.dtype))
 

@@ -52,11 +52,14 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
 
 
 def _likelihood_protocol(task, k: int) -> str:
-    config, objective = task.config, task.config.objective
-    data = (
-        "binarized once with a fixed key (the same for every run)"
-        if objective.likelihood == "bernoulli"
-        else "pixels in [0, 1] as continuous values (densities; no dequantization)"
+    config, objective = task.config, task.objective
+    data = {
+        "bernoulli": "binarized once with a fixed key (the same for every run)",
+        "discretized_logistic": "as 8-bit pixels (a probability of the discrete data: its "
+        "bits per dimension are the literature's)",
+    }.get(
+        objective.likelihood,
+        "pixels in [0, 1] as continuous values (densities; no dequantization)",
     )
     conditional = " given its label" if config.model.conditional else ""
     return (

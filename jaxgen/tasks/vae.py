@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.datasets import Split
-from jaxgen.losses.vae import binarize, make_log_weights, make_vae_loss
+from jaxgen.losses.vae import binarize, make_log_weights, make_vae_loss, resolve_objective
 from jaxgen.metrics.likelihood import importance_sampled_log_likelihood
 from jaxgen.models.vae import build_vae
 from jaxgen.reports.markdown import Report
@@ -57,14 +57,10 @@ class VAETask(LossTask):
         if config.model.conditional and train_split.labels_N is None:
             raise ValueError(f"a conditional VAE needs labels; {config.dataset!r} has none")
         self.num_classes = train_split.num_classes or 0
-        if train_split.image_shape[-1] != 1 and (
-            objective.likelihood == "bernoulli" or objective.binarize != "none"
-        ):
-            raise ValueError(
-                f"{config.dataset!r} has colour images ({train_split.image_shape[-1]} channels): "
-                "a Bernoulli likelihood and binarization are for grey digit data; use "
-                "--config.objective.likelihood=gaussian_learned --config.objective.binarize=none"
-            )
+        # likelihood/binarize "auto": Bernoulli on grey digits, discretized logistic on colour.
+        objective = self.objective = resolve_objective(
+            config.objective, train_split.image_shape[-1]
+        )
         if objective.binarize == "static":  # the literature's fixed binarized training set
             train_split = binarized(train_split, STATIC_TRAIN_BINARIZATION_KEY)
         self.splits = {s: splits[s] for s in EVAL_SPLITS}

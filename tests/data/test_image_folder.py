@@ -117,11 +117,12 @@ def test_training_on_a_folder_and_its_bad_input_on_the_command_line(tmp_path):
         "train", *args, f"--config.dataset={folder}", f"--workdir={tmp_path / 'w'}", env=env
     )
     assert ok.returncode == 0, ok.stderr
-    # A Bernoulli VAE binarizes pixels: refused on colour images, in one line.
+    # A Bernoulli VAE binarizes pixels: asked for on colour images, it is refused in one line.
     bad = run_cli(
         "train",
         "--config=experiments/vae.py:smoke",
         f"--config.dataset={folder}",
+        "--config.objective.likelihood=bernoulli",
         f"--workdir={tmp_path / 'v'}",
         env=env,
     )
@@ -150,3 +151,13 @@ def test_a_gan_on_an_unlabelled_folder_reports_what_it_can(tmp_path):
     assert 0 <= result["d_real"] <= 1 and 0 <= result["d_fake"] <= 1
     report = (tmp_path / "w" / "report.md").read_text()
     assert "has no labels" in report and "](samples.png)" in report
+
+
+def test_a_folder_of_mixed_sizes_is_cropped_and_resized_as_it_is_prepared(tmp_path):
+    folder = tmp_path / "photos"
+    for i, shape in enumerate([(10, 14, 3), (12, 12, 3), (20, 9, 3), (8, 8, 3), (9, 30, 3)]):
+        _write(folder / f"{i}", shape=shape, seed=i)
+    with pytest.raises(UserError, match="preprocess.image_size"):
+        load_split(str(folder), "train")
+    splits = [load_split(str(folder), s, "center", 6) for s in ("train", "validation", "test")]
+    assert {s.image_shape for s in splits} == {(6, 6, 3)} and sum(map(len, splits)) == 5

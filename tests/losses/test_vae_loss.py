@@ -368,3 +368,40 @@ def test_unconditional_vae_loss_ignores_the_labels():
     loss, _ = loss_fn(params, {"image": X_BxHxWxC, "label": LABELS_B}, key, 0)
     other, _ = loss_fn(params, {"image": X_BxHxWxC, "label": LABELS_B * 0}, key, 0)
     np.testing.assert_array_equal(loss, other)
+
+
+def test_discretized_logistic_is_the_logistic_mass_of_each_pixel_bin():
+    from scipy.stats import logistic
+
+    from jaxgen.losses.vae import log_discretized_logistic
+
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 256, (4, 3, 2, 3))
+    levels[0, 0, 0] = [0, 255, 128]  # both end bins and a middle one
+    x = levels / 255.0
+    mean = rng.uniform(-0.2, 1.2, x.shape)
+    log_scale = np.log(0.05)
+    scale, h = np.exp(log_scale), 0.5 / 255
+    upper = np.where(levels == 255, 1.0, logistic.cdf(x + h, loc=mean, scale=scale))
+    lower = np.where(levels == 0, 0.0, logistic.cdf(x - h, loc=mean, scale=scale))
+    expected = np.log(upper - lower).reshape(4, -1).sum(axis=1)
+    got = log_discretized_logistic(jnp.asarray(x, jnp.float32), jnp.asarray(mean), log_scale)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # A probability over the 256 levels: the masses of one pixel sum to one.
+    every_level = jnp.arange(256.0)[:, None] / 255.0
+    total = jnp.sum(jnp.exp(log_discretized_logistic(every_level, jnp.full((256, 1), 0.3), -3.0)))
+    assert float(total) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_colour_data_default_to_the_discretized_logistic():
+    from jaxgen.configs.vae import vae_objective_config
+    from jaxgen.losses.vae import resolve_objective
+
+    grey, colour = (
+        resolve_objective(vae_objective_config(), 1),
+        resolve_objective(vae_objective_config(), 3),
+    )
+    assert (grey.likelihood, grey.binarize) == ("bernoulli", "dynamic")
+    assert (colour.likelihood, colour.binarize) == ("discretized_logistic", "none")
+    with pytest.raises(ValueError, match="colour images"):
+        resolve_objective(vae_objective_config(likelihood="bernoulli"), 3)

@@ -40,13 +40,25 @@ class ImageFolder(tfds.core.GeneratorBasedBuilder):
             yield index, example
 
     def _encoded(self, path) -> bytes:
-        """The file's own bytes when it already has the folder's mode, else a PNG of it."""
+        """The file's own bytes when it already has the folder's mode and size, else a PNG of
+        it (converted; cropped and resized when the layout prepares a folder of mixed sizes)."""
+        import numpy as np
         from PIL import Image
+
+        from jaxgen.data import preprocess
 
         mode = "L" if self._layout.image_shape[2] == 1 else "RGB"
         with Image.open(path) as image:
-            if image.mode == mode and image.format in ("PNG", "JPEG"):
-                return path.read_bytes()
+            if self._layout.prepare is None:
+                if image.mode == mode and image.format in ("PNG", "JPEG"):
+                    return path.read_bytes()
+                pixels = np.asarray(image.convert(mode))
+            else:
+                crop, size = self._layout.prepare
+                pixels = np.asarray(image.convert(mode)).reshape(image.height, image.width, -1)
+                if crop == "center":
+                    pixels = preprocess.center_crop(pixels[None])[0]
+                pixels = preprocess.resize(pixels[None], size)[0].squeeze()
             buffer = io.BytesIO()
-            image.convert(mode).save(buffer, format="PNG")
+            Image.fromarray(pixels).save(buffer, format="PNG")
             return buffer.getvalue()
