@@ -14,14 +14,19 @@ from jaxgen.viz import figures
 TSNE_SEED = 0
 
 
+def tsne_perplexity(count: int) -> float:
+    """30, or less for few points (scikit-learn needs perplexity < the number of points)."""
+    return min(30.0, (count - 1) / 3.0)
+
+
 def tsne_codes(codes: np.ndarray, labels, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """t-SNE (scikit-learn, perplexity 30, PCA init, fixed seed) of the first `count` codes;
-    returns (points, labels)."""
+    """t-SNE (scikit-learn, perplexity `tsne_perplexity`, PCA init, fixed seed) of the first
+    `count` codes; returns (points, labels)."""
     from sklearn.manifold import TSNE
 
     count = min(count, len(codes))
     points = TSNE(
-        n_components=2, init="pca", random_state=TSNE_SEED, perplexity=30.0
+        n_components=2, init="pca", random_state=TSNE_SEED, perplexity=tsne_perplexity(count)
     ).fit_transform(codes[:count].astype(np.float64))
     return points, (None if labels is None else labels[:count])
 
@@ -86,13 +91,13 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
             codes, labels, workdir / "codes_2d.png", "test codes (2-unit bottleneck)"
         )
         code_figs.append("![codes](codes_2d.png)")
-    if config.tsne_points:
+    if config.tsne_points and len(codes) >= 4:  # t-SNE needs a few points
         points, point_labels = tsne_codes(codes, labels, config.tsne_points)
         figures.scatter_codes(
             points,
             point_labels,
             workdir / "codes_tsne.png",
-            f"t-SNE of {len(points)} test codes (perplexity 30)",
+            f"t-SNE of {len(points)} test codes (perplexity {tsne_perplexity(len(points)):.3g})",
         )
         code_figs.append("![t-SNE of codes](codes_tsne.png)")
     if code_figs:

@@ -1,0 +1,91 @@
+"""Data sets in the real TFDS formats (written by TFDS's own mnist, cifar10 and celeb_a builders)
+load by name, and every image family trains on them: 1 and 3 channels, 28x28, 32x32 and CelebA
+cropped and resized to 64x64, and the `full` presets on `mnist` for a few steps."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from jaxgen.data import load_split
+from jaxgen.data.datasets import clear_caches
+from jaxgen.train.loop import train
+
+from ..conftest import REPO, smoke_config
+from ..tfds_formats import write_celeb_a, write_cifar10, write_mnist
+
+
+@pytest.fixture(scope="module")
+def tfds_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tensorflow_datasets")
+    write_mnist(root)
+    write_cifar10(root)
+    write_celeb_a(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _use(tfds_dir, monkeypatch):
+    from jaxgen.configs import classifier
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tfds_dir))
+    # One feature classifier per data set for the whole module, trained briefly: these tests
+    # check that the families run, not the classifier's accuracy.
+    monkeypatch.setenv("JAXGEN_CACHE_DIR", str(tfds_dir / "classifiers"))
+    monkeypatch.setattr(classifier, "DEFAULT_STEPS", 100)
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def test_the_real_formats_load_with_their_splits():
+    mnist, cifar = load_split("mnist", "train"), load_split("cifar10", "test")
+    assert mnist.image_shape == (28, 28, 1) and mnist.num_classes == 10 and len(mnist) == 50
+    assert len(load_split("mnist", "validation")) == 10  # held out from TFDS's train split
+    assert cifar.image_shape == (32, 32, 3) and len(cifar) == 20
+    celeb = load_split("celeb_a", "validation")  # CelebA's own validation split
+    assert celeb.image_shape == (218, 178, 3) and len(celeb) == 12 and celeb.labels_N is None
+    cropped = load_split("celeb_a", "train", "center", 64)
+    assert cropped.image_shape == (64, 64, 3)
+
+
+DATA = {
+    "mnist": {},
+    "cifar10": {},
+    "celeb_a": {"preprocess.crop": "center", "preprocess.image_size": 64},
+}
+# Every family on 28x28x1 and 32x32x3; the VAEs and the DCGAN also on CelebA at 64x64x3.
+RUNS = [
+    (family, data)
+    for family in ("autoencoder", "denoising_ae", "vae", "conv_vae", "dcgan")
+    for data in DATA
+    if data != "celeb_a" or family in ("vae", "conv_vae", "dcgan")
+]
+
+
+@pytest.mark.parametrize("family, data", RUNS)
+def test_every_image_family_on_one_and_three_channels_at_several_sizes(family, data, tmp_path):
+    overrides = {"progress": "false", "dataset": data, **DATA[data], "steps": 4}
+    result = train(smoke_config(family, **overrides), tmp_path / "run")
+    numbers = [v for k, v in result.items() if isinstance(v, float)]
+    assert numbers and all(math.isfinite(v) for v in numbers)
+    if family == "dcgan":
+        assert ("fid" in result) == (data != "celeb_a")  # CelebA has no class labels
+    if family in ("vae", "conv_vae"):
+        assert result["test_nll_bits_per_dim"] > 0
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "vae", "dcgan"])
+def test_full_presets_name_a_real_tfds_set_and_run(name, tmp_path):
+    from jaxgen.config import load_config
+
+    overrides = ["progress=false", "steps=2", "eval_every=2", "checkpoint_every=2"]
+    if name == "dcgan":
+        overrides += ["eval_samples=100", "report_samples=100"]
+    if name == "vae":
+        overrides += ["nll_samples=10", "eval_nll_samples=5"]
+    config = load_config(f"{REPO}/experiments/{name}.py:full", overrides)
+    assert config.dataset == "mnist"
+    result = train(config, tmp_path / name)
+    assert result["step"] == 2 and result["dataset"] == "mnist"
