@@ -34,6 +34,7 @@ class Split:
 
     images_NxHxWxC: uint8 pixels (0..255). labels_N: int class labels, or None if the set has none.
     flip: whether training batches of it mirror each image with probability 1/2 (keyed).
+    attributes_NxA, attribute_names: binary attributes of each image (CelebA's 40), or None.
     """
 
     dataset: str
@@ -42,6 +43,8 @@ class Split:
     labels_N: np.ndarray | None
     num_classes: int | None
     flip: bool = False
+    attributes_NxA: np.ndarray | None = None
+    attribute_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.images_NxHxWxC)
@@ -63,7 +66,13 @@ class Split:
     def select(self, mask: np.ndarray) -> Split:
         """The examples where `mask` is true (a boolean or index array)."""
         labels = None if self.labels_N is None else self.labels_N[mask]
-        return dataclasses.replace(self, images_NxHxWxC=self.images_NxHxWxC[mask], labels_N=labels)
+        attributes = None if self.attributes_NxA is None else self.attributes_NxA[mask]
+        return dataclasses.replace(
+            self,
+            images_NxHxWxC=self.images_NxHxWxC[mask],
+            labels_N=labels,
+            attributes_NxA=attributes,
+        )
 
 
 @contextlib.contextmanager
@@ -252,5 +261,9 @@ def _read_split(name: str, split: str, prepare: tuple[str, int] | None = None) -
     if "label" in builder.info.features.keys():
         labels = np.asarray([r["label"] for r in records], dtype=np.int32)
         num_classes = getattr(builder.info.features["label"], "num_classes", None)
+    attributes, names = None, ()
+    if "attributes" in builder.info.features.keys():  # CelebA: a dict of boolean attributes
+        names = tuple(builder.info.features["attributes"].keys())
+        attributes = np.asarray([[r["attributes"][a] for a in names] for r in records], bool)
     images.setflags(write=False)
-    return Split(name, split, images, labels, num_classes)
+    return Split(name, split, images, labels, num_classes, False, attributes, names)

@@ -17,22 +17,30 @@ from jaxgen.data.datasets import Split
 
 
 class _SplitSource:
-    """grain random-access source over an in-memory split: records {"image", "label"}."""
+    """grain random-access source over an in-memory split: records {"image", "label"}, and
+    "attributes" when the set has binary attributes (CelebA's)."""
 
     def __init__(self, split: Split):
         self._images = split.images_NxHxWxC
         self._labels = split.int_labels()
+        self._attributes = split.attributes_NxA
 
     def __len__(self) -> int:
         return len(self._images)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        return {"image": self._images[index], "label": np.int32(self._labels[index])}
+        record = {"image": self._images[index], "label": np.int32(self._labels[index])}
+        if self._attributes is not None:
+            record["attributes"] = self._attributes[index]
+        return record
 
 
 def to_model_inputs(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """uint8 pixels to float32 in [0, 1]; labels stay int32."""
-    return {"image": batch["image"].astype(np.float32) / 255.0, "label": batch["label"]}
+    """uint8 pixels to float32 in [0, 1]; labels stay int32; attributes become float32 0/1."""
+    inputs = {"image": batch["image"].astype(np.float32) / 255.0, "label": batch["label"]}
+    if "attributes" in batch:
+        inputs["attributes"] = batch["attributes"].astype(np.float32)
+    return inputs
 
 
 def _process_shard(process_index: int | None, process_count: int | None) -> tuple[int, int]:

@@ -136,11 +136,12 @@ def validate_objective(objective: ml_collections.ConfigDict) -> None:
     """ValueError for names and combinations the objective does not support."""
     if objective.kind not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective.kind!r}; choose one of {OBJECTIVES}")
-    if objective.likelihood not in LIKELIHOODS:
+    if objective.likelihood not in ("auto", *LIKELIHOODS):
         raise ValueError(f"unknown likelihood {objective.likelihood!r}; one of {LIKELIHOODS}")
-    if objective.binarize not in BINARIZATIONS:
+    if objective.binarize not in ("auto", *BINARIZATIONS):
         raise ValueError(f"unknown binarize {objective.binarize!r}; one of {BINARIZATIONS}")
-    if (objective.likelihood == "bernoulli") != (objective.binarize != "none"):
+    concrete = "auto" not in (objective.likelihood, objective.binarize)
+    if concrete and (objective.likelihood == "bernoulli") != (objective.binarize != "none"):
         raise ValueError("the Bernoulli likelihood needs binarized data and only it does")
     if objective.importance_samples < 1:
         raise ValueError("objective.importance_samples must be at least 1")
@@ -178,6 +179,7 @@ def make_vae_loss(model, objective: ml_collections.ConfigDict):
     step from the pixel intensities (`binarize="dynamic"`) when the likelihood is Bernoulli.
     """
     validate_objective(objective)
+    objective = resolve_objective(objective, model.network.image_shape[-1])
     log_weights = make_log_weights(model, objective.likelihood)
     num_samples = objective.importance_samples
 

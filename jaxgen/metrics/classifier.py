@@ -53,9 +53,11 @@ def recipe_hash(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-@functools.partial(jax.jit, static_argnames="num_classes")
-def _forward(params: PyTree, x_NxHxWxC: jax.Array, num_classes: int):
+@functools.partial(jax.jit, static_argnames=("num_classes", "multi_label"))
+def _forward(params: PyTree, x_NxHxWxC: jax.Array, num_classes: int, multi_label: bool):
     features_NxF, logits_NxC = DigitClassifier(num_classes).apply(params, x_NxHxWxC)
+    if multi_label:
+        return features_NxF, jax.nn.sigmoid(logits_NxC)
     return features_NxF, jax.nn.softmax(logits_NxC, axis=-1)
 
 
@@ -64,7 +66,9 @@ class FeatureClassifier:
     """A trained `DigitClassifier`: features and class probabilities of float NHWC images in
     [0, 1], shaped like the data set's images. Applied `chunk_size` images at a time.
 
-    params: its Flax variables ({"params": ...}); workdir: the run that trained it."""
+    params: its Flax variables ({"params": ...}); workdir: the run that trained it;
+    multi_label: one sigmoid per binary attribute (CelebA) instead of a softmax over classes,
+    so `probabilities` gives each attribute's probability and `attribute_names` names them."""
 
     dataset: str
     test_accuracy: float
@@ -72,6 +76,8 @@ class FeatureClassifier:
     num_classes: int
     image_shape: tuple[int, int, int]
     workdir: pathlib.Path
+    multi_label: bool = False
+    attribute_names: tuple[str, ...] = ()
 
     def features_and_probabilities(
         self, images_NxHxWxC: np.ndarray, chunk_size: int = CHUNK_SIZE
@@ -86,7 +92,9 @@ class FeatureClassifier:
             size = len(part)
             if size < chunk:  # pad the last chunk: one compiled shape for every chunk
                 part = np.concatenate([part, np.zeros((chunk - size, *self.image_shape))])
-            f, p = _forward(self.params, jnp.asarray(part, jnp.float32), self.num_classes)
+            f, p = _forward(
+                self.params, jnp.asarray(part, jnp.float32), self.num_classes, self.multi_label
+            )
             feats.append(np.asarray(f, np.float64)[:size])
             probs.append(np.asarray(p, np.float64)[:size])
         if not feats:
@@ -98,13 +106,17 @@ class FeatureClassifier:
         return self.features_and_probabilities(images_NxHxWxC, chunk_size)[0]
 
     def probabilities(self, images_NxHxWxC: np.ndarray, chunk_size: int = CHUNK_SIZE) -> np.ndarray:
-        """(N, num_classes) float64 class probabilities (rows sum to 1)."""
+        """(N, num_classes) float64 class probabilities (rows sum to 1), or per-attribute
+        probabilities for a multi-label classifier."""
         return self.features_and_probabilities(images_NxHxWxC, chunk_size)[1]
 
     def accuracy(self, split) -> float:
-        """The fraction of `split`'s images whose most probable class is their label."""
-        predicted = self.probabilities(split.pixels()).argmax(axis=1)
-        return float(np.mean(predicted == split.labels_N))
+        """The fraction of `split`'s images whose most probable class is their label (of
+        image-attribute pairs predicted right, for a multi-label classifier)."""
+        probabilities = self.probabilities(split.pixels())
+        if self.multi_label:
+            return float(np.mean((probabilities > 0.5) == split.attributes_NxA))
+        return float(np.mean(probabilities.argmax(axis=1) == split.labels_N))
 
     def _check(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
@@ -146,6 +158,7 @@ def _load(
                 train(config, workdir)  # resumes if an earlier training was interrupted
     summary = json.loads((workdir / "summary.json").read_text())
     params = restore_params(workdir)
+    multi_label = bool(summary.get("multi_label", False))
     return FeatureClassifier(
         dataset=dataset,
         test_accuracy=float(summary["test_accuracy"]),
@@ -153,7 +166,15 @@ def _load(
         num_classes=int(summary["num_classes"]),
         image_shape=_image_shape(dataset, crop, image_size),
         workdir=workdir,
+        multi_label=multi_label,
+        attribute_names=_attribute_names(dataset) if multi_label else (),
     )
+
+
+def _attribute_names(dataset: str) -> tuple[str, ...]:
+    from jaxgen.data import load_split
+
+    return load_split(dataset, "train").attribute_names
 
 
 def _image_shape(dataset: str, crop: str, image_size: int) -> tuple[int, int, int]:

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.losses.vae import LEARNED_SCALE
+from jaxgen.losses.vae import LEARNED_SCALE, resolve_objective
 from jaxgen.models.autoencoders import build_autoencoder
 
 
@@ -81,6 +81,7 @@ def build_vae(model: ml_collections.ConfigDict, objective, image_shape, num_clas
     network_block.code_activation = "linear"
     if model.conditional and not num_classes:
         raise ValueError("model.conditional needs a data set with labels")
+    objective = resolve_objective(objective, image_shape[-1])
     return VAE(
         network=build_autoencoder(network_block, image_shape),
         latent_size=model.latent_size,

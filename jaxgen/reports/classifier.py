@@ -17,6 +17,7 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         "test_examples": len(test),
         "train_examples": len(task.train_split),
         "num_classes": task.num_classes,
+        "multi_label": task.multi_label,
         "max_shift": task.shift,
     }
     protocol = (
@@ -24,7 +25,12 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         f"batch {config.batch_size} on the {len(task.train_split)} `{config.dataset}` train "
         f"images (validation held out), Adam {config.learning_rate:g} with a {config.lr_schedule} "
         f"schedule, each image shifted by up to {task.shift} pixels. Accuracy on the "
-        f"{len(test)} test images."
+        f"{len(test)} test images"
+        + (
+            f", averaged over the {task.num_classes} binary attributes (a sigmoid each)."
+            if task.multi_label
+            else "."
+        )
     )
     rows = [[k, v] for k, v in summary.items()]
     sections = [("Accuracy", protocol + "\n\n" + markdown_table(["metric", "value"], rows))]

@@ -126,9 +126,13 @@ def _sample_quality(task, images, labels, n) -> tuple[dict, str]:
         fake_probs,
         floor_features=classifier.features(floor_images),
     )
-    real_score, _ = sample_quality.classifier_score(classifier.probabilities(floor_images))
-    numbers["classifier_score_real"] = real_score
     numbers["feature_classifier_test_accuracy"] = classifier.test_accuracy
+    real_score = None
+    if classifier.multi_label:  # the classifier score needs one class per image
+        del numbers["classifier_score"], numbers["classifier_score_std"]
+    else:
+        real_score, _ = sample_quality.classifier_score(classifier.probabilities(floor_images))
+        numbers["classifier_score_real"] = real_score
     if task.conditional:
         numbers["label_accuracy"] = float(np.mean(fake_probs.argmax(axis=1) == labels))
     rows = [
@@ -137,11 +141,6 @@ def _sample_quality(task, images, labels, n) -> tuple[dict, str]:
             "KID",
             f"{numbers['kid']:.4f} ± {numbers['kid_std_error']:.4f}",
             f"{numbers['kid_floor']:.4f}",
-        ],
-        [
-            "classifier score",
-            f"{numbers['classifier_score']:.3f} ± {numbers['classifier_score_std']:.3f}",
-            f"{real_score:.3f}",
         ],
         ["precision (k=3)", f"{numbers['precision']:.3f}", f"{numbers['precision_floor']:.3f}"],
         ["recall (k=3)", f"{numbers['recall']:.3f}", f"{numbers['recall_floor']:.3f}"],
@@ -157,6 +156,17 @@ def _sample_quality(task, images, labels, n) -> tuple[dict, str]:
         "classifier, ± std over 10 splits.\n\n"
         + markdown_table(["metric", "generated", "floor (real train)"], rows)
     )
+    if real_score is not None:
+        text += (
+            f"\n\nClassifier score (Inception Score with this classifier): "
+            f"{numbers['classifier_score']:.3f} ± {numbers['classifier_score_std']:.3f} "
+            f"generated, {real_score:.3f} for the real train images."
+        )
+    else:
+        text += (
+            "\n\nThe classifier has one sigmoid per binary attribute, so there is no "
+            "classifier score (it needs one class per image)."
+        )
     if task.conditional:
         text += (
             f"\n\nThe classifier gives the conditioning label to "

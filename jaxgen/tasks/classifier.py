@@ -1,8 +1,10 @@
 """The classifier task: a small CNN trained on a labelled image set's train split, whose
 penultimate features give the sample-quality metrics (metrics/classifier.py caches it).
 
-Cross-entropy with random translations (each image moved by up to `max_shift` pixels, keyed),
-evaluated by accuracy; the best checkpoint is the one with the best validation accuracy.
+On a set with class labels: softmax cross-entropy, evaluated by accuracy. On a set with binary
+attributes instead (CelebA's 40): one sigmoid per attribute (a multi-label head), binary
+cross-entropy, evaluated by the mean per-attribute accuracy. Images are randomly translated by up
+to `max_shift` pixels (keyed); the best checkpoint is the one with the best validation accuracy.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def translate(key: jax.Array, x_BxHxWxC: jax.Array, shift: int) -> jax.Array:
 
 
 class ClassifierTask(LossTask):
-    """Trains a `DigitClassifier` on the train split's labels; evaluates accuracy."""
+    """Trains a `DigitClassifier` on the train split's labels or attributes; evaluates
+    accuracy."""
 
     batch_axis = 0
     best_metric = "accuracy"
@@ -53,9 +56,16 @@ class ClassifierTask(LossTask):
         self.config = config
         splits = config_splits(config)
         self.train_split = splits["train"]
-        if self.train_split.labels_N is None:
+        train = self.train_split
+        self.multi_label = train.labels_N is None and train.attributes_NxA is not None
+        if train.labels_N is None and not self.multi_label:
             raise ValueError(f"dataset {config.dataset!r} has no labels to train a classifier on")
-        self.num_classes = int(self.train_split.num_classes or self.train_split.labels_N.max() + 1)
+        # Outputs: one logit per class, or per attribute.
+        self.num_classes = (
+            train.attributes_NxA.shape[1]
+            if self.multi_label
+            else int(train.num_classes or train.labels_N.max() + 1)
+        )
         self.image_shape = self.train_split.image_shape
         self.shift = max_shift(self.image_shape)
         self.splits = {s: splits[s] for s in EVAL_SPLITS}
@@ -69,6 +79,8 @@ class ClassifierTask(LossTask):
     def loss(self, params, batch, key, step):
         x = translate(key, batch["image"], self.shift) if self.shift else batch["image"]
         logits = self.model.apply(params, x)[1]
+        if self.multi_label:
+            return optax.sigmoid_binary_cross_entropy(logits, batch["attributes"]).mean(), {}
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
         return loss, {}
 
@@ -76,9 +88,12 @@ class ClassifierTask(LossTask):
         return train_dataset(self.train_split, self.config.batch_size, seed)
 
     def evaluate(self, params, split: str) -> dict[str, float]:
-        """The fraction of the split's images whose most probable class is their label."""
+        """The fraction of the split's images whose most probable class is their label (of
+        image-attribute pairs predicted right, for attributes)."""
         split_ = self.splits[split]
         logits = batched(self._logits, params, split_.pixels())
+        if self.multi_label:
+            return {"accuracy": float(np.mean((logits > 0) == split_.attributes_NxA))}
         return {"accuracy": float(np.mean(logits.argmax(axis=1) == split_.labels_N))}
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:

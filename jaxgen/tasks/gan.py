@@ -161,7 +161,10 @@ class ImageGANTask(_TwoPlayerGAN):
             raise ValueError(f"a conditional GAN needs labels; {config.dataset!r} has none")
         num_classes = self.train_split.num_classes or 0
         super().__init__(config, self.train_split.image_shape, num_classes)
-        self.has_feature_network = self.train_split.labels_N is not None
+        # The feature classifier trains on class labels, or on binary attributes (CelebA).
+        self.has_feature_network = (
+            self.train_split.labels_N is not None or self.train_split.attributes_NxA is not None
+        )
         self.best_metric = "fid" if self.has_feature_network else None
         self._real_features: dict[str, np.ndarray] = {}
 

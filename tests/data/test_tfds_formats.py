@@ -39,6 +39,19 @@ def _use(tfds_dir, monkeypatch):
     clear_caches()
 
 
+def test_celeb_a_attributes_train_a_multi_label_feature_classifier(tmp_path):
+    from jaxgen.configs.classifier import classifier_config
+
+    celeb = load_split("celeb_a", "test", "center", 16)
+    assert celeb.attributes_NxA.shape == (12, 40) and "Eyeglasses" in celeb.attribute_names
+    config = classifier_config("celeb_a", steps=150)
+    config.preprocess.update(crop="center", image_size=16)
+    config.update(progress=False, batch_size=8)
+    result = train(config, tmp_path / "classifier")
+    assert result["multi_label"] and result["num_classes"] == 40
+    assert 0.4 < result["test_accuracy"] < 1.0  # coin flips sit near 0.5
+
+
 def test_the_real_formats_load_with_their_splits():
     mnist, cifar = load_split("mnist", "train"), load_split("cifar10", "test")
     assert mnist.image_shape == (28, 28, 1) and mnist.num_classes == 10 and len(mnist) == 50
@@ -70,10 +83,14 @@ def test_every_image_family_on_one_and_three_channels_at_several_sizes(family, d
     result = train(smoke_config(family, **overrides), tmp_path / "run")
     numbers = [v for k, v in result.items() if isinstance(v, float)]
     assert numbers and all(math.isfinite(v) for v in numbers)
-    if family == "dcgan":
-        assert ("fid" in result) == (data != "celeb_a")  # CelebA has no class labels
+    if family == "dcgan":  # CelebA's feature network is an attribute classifier
+        assert math.isfinite(result["fid"])
+        assert ("classifier_score" in result) == (data != "celeb_a")
     if family in ("vae", "conv_vae"):
         assert result["test_nll_bits_per_dim"] > 0
+        report = (tmp_path / "run" / "report.md").read_text()
+        expected = "Eyeglasses" if data == "celeb_a" else "ink mass"
+        assert "## Attribute vectors" in report and f"| {expected} |" in report
 
 
 @pytest.mark.parametrize("name", ["autoencoder", "vae", "dcgan"])

@@ -215,7 +215,8 @@ def _model(likelihood: str, num_classes: int):
 
 
 def _setup(num_classes=0, **objective):
-    objective = vae_objective_config(**objective)
+    # "auto" resolved as the loss resolves it: Bernoulli with dynamic binarization on grey data.
+    objective = vae.resolve_objective(vae_objective_config(**objective), IMAGE_SHAPE[-1])
     model, params = _model(objective.likelihood, num_classes)
     return model, params, vae.make_vae_loss(model, objective), objective
 

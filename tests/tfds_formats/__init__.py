@@ -74,13 +74,15 @@ def write_cifar10(root: pathlib.Path, train: int = 60, test: int = 20, seed: int
 
 def write_celeb_a(root: pathlib.Path, per_split: int = 12, seed: int = 0) -> None:
     """`celeb_a` (218x178x3 JPEG images with its 40 boolean attributes, landmarks and identity;
-    its own train, validation and test splits) in `root`."""
+    its own train, validation and test splits) in `root`. `Eyeglasses` marks the brighter half
+    of the images (learnable); the other attributes are coin flips."""
     from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as celeb_a
 
     rng = np.random.default_rng(seed)
     parts = {}
     for split in ("train", "validation", "test"):
         images, _ = _images(rng, per_split, (218, 178, 3))
+        bright = images.mean(axis=(1, 2, 3)) > np.median(images.mean(axis=(1, 2, 3)))
         parts[split] = [
             {
                 "image": encoded(x, "JPEG"),
@@ -90,9 +92,12 @@ def write_celeb_a(root: pathlib.Path, per_split: int = 12, seed: int = 0) -> Non
                         celeb_a.LANDMARK_HEADINGS, rng.integers(0, 178, 10), strict=True
                     )
                 },
-                "attributes": {k: bool(rng.random() < 0.5) for k in celeb_a.ATTR_HEADINGS},
+                "attributes": {
+                    k: bool(is_bright) if k == "Eyeglasses" else bool(rng.random() < 0.5)
+                    for k in celeb_a.ATTR_HEADINGS
+                },
                 "identity": {"Identity_No": int(rng.integers(1, 100))},
             }
-            for x in images
+            for x, is_bright in zip(images, bright, strict=True)
         ]
     _prepare(celeb_a.Builder, parts, root)
