@@ -169,6 +169,18 @@ def _saved_run(workdir: str | pathlib.Path) -> tuple[pathlib.Path, ml_collection
 def evaluate(workdir: str | pathlib.Path) -> dict:
     """Re-evaluates the newest checkpoint of `workdir`, rewriting summary.json and report.md."""
     workdir, config = _saved_run(workdir)
+    try:
+        return _evaluate(workdir, config)
+    except AttributeError as err:
+        if not isinstance(err.__context__, KeyError):  # not a missing config key: a bug
+            raise
+        raise UserError(
+            f"{workdir / 'config.json'} lacks a key this version of jaxgen reads ({err}); it was "
+            "written by an older jaxgen: train again in a new workdir"
+        ) from None
+
+
+def _evaluate(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> dict:
     run = _Run(config, workdir)
     step = run.checkpoints.latest_step()
     if step is None:

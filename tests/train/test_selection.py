@@ -66,3 +66,15 @@ def test_evaluations_put_the_task_s_image_snapshots_in_tensorboard(tmp_path):
                     images.add((value.tag, event.step, value.image.height, value.image.width))
     # 10 validation inputs above their reconstructions: two rows of 8x8 digits, 1-px gaps.
     assert images == {("eval/reconstructions", s, 17, 89) for s in (10, 20)}
+
+
+def test_eval_of_a_workdir_from_an_older_config_is_one_line(tmp_path):
+    from ..conftest import run_cli
+
+    train(smoke_config("autoencoder", progress="false", steps=4), tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["tsne_points"]  # as if written before the key existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    bad = run_cli("eval", f"--workdir={tmp_path}")
+    assert bad.returncode == 2 and "older jaxgen" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
