@@ -48,7 +48,8 @@ def test_same_seed_same_fingerprint_other_seed_other(tmp_path):
     assert a["params_fingerprint"] == b["params_fingerprint"] != c["params_fingerprint"]
 
 
-def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])  # the killed run reads its data in worker processes
+def test_resume_after_sigkill_in_the_middle_of_training(tmp_path, workers):
     args = [
         "--config=experiments/autoencoder.py:smoke",
         "--config.steps=400",
@@ -60,9 +61,10 @@ def test_resume_after_sigkill_in_the_middle_of_training(tmp_path):
     reference = run_cli("train", *args, f"--workdir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr
     victim = tmp_path / "victim"
-    kill_after_checkpoints(["train", *args, f"--workdir={victim}"], victim, count=2)
+    reading = [f"--config.data_workers={workers}"]  # never changes the batches
+    kill_after_checkpoints(["train", *args, *reading, f"--workdir={victim}"], victim, count=2)
     assert not (victim / "summary.json").exists(), "the run finished before it was killed"
-    resumed = run_cli("train", *args, f"--workdir={victim}")
+    resumed = run_cli("train", *args, *reading, f"--workdir={victim}")
     assert resumed.returncode == 0, resumed.stderr
     assert summary(victim)["params_fingerprint"] == summary(tmp_path / "ref")["params_fingerprint"]
     steps = [
