@@ -27,6 +27,8 @@ def preprocess_config(**overrides) -> ml_collections.ConfigDict:
 def center_crop(images_NxHxWxC: np.ndarray) -> np.ndarray:
     """The largest centred square of every image."""
     _, height, width, _ = images_NxHxWxC.shape
+    if height == width:
+        return images_NxHxWxC
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     return images_NxHxWxC[:, top : top + side, left : left + side]
@@ -53,7 +55,8 @@ def apply(split, crop: str = "none", image_size: int = 0):
     images = split.images_NxHxWxC
     if crop == "center":
         images = center_crop(images)
-    if image_size:
+    # An image folder of mixed sizes was already brought to this size as it was prepared.
+    if image_size and images.shape[1:3] != (image_size, image_size):
         images = resize(images, int(image_size))
     if images is split.images_NxHxWxC:
         return split

@@ -17,7 +17,7 @@ from jaxgen.viz import figures
 def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     config, test = task.config, task.splits["test"]
     scores = task.scores(params, "test")
-    numbers = task.evaluate(params, "test")
+    numbers = history.test
     flat_train = task.train_split.pixels().reshape(len(task.train_split), -1)
     flat_test = test.pixels().reshape(len(test), -1)
     summary, rows, panels = {}, [], {}

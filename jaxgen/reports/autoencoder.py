@@ -45,7 +45,7 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     config, objective = task.config, task.config.objective
     x, inputs = task.images["test"], task.inputs["test"]
     recon = task.reconstructions(params, "test")
-    summary = {f"test_{k}": v for k, v in task.evaluate(params, "test").items()}
+    summary = {f"test_{k}": v for k, v in history.test.items()}
     summary["test_examples"] = len(x)
     denoising = objective.corruption != "none"
     if denoising:

@@ -13,7 +13,7 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     config = task.config
     test = task.splits["test"]
     summary = {
-        "test_accuracy": task.evaluate(params, "test")["accuracy"],
+        "test_accuracy": history.test["accuracy"],
         "test_examples": len(test),
         "train_examples": len(task.train_split),
         "num_classes": task.num_classes,

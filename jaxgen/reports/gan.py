@@ -55,26 +55,16 @@ def image_report(task, params, history: History, workdir: pathlib.Path) -> Repor
 def _mixture_numbers(task, params, history, workdir):
     cfg = task.config
     n = cfg.report_samples
-    samples, labels = task.sample(params, n, NOISE_KEYS["test"])
-    stats = modes.mode_statistics(samples, task.centers, cfg.mixture.std)
-    real = task.real_points(n, "test")
-    numbers = {
-        "modes_covered": stats["modes_covered"],
-        "num_modes": len(task.centers),
-        "high_quality_fraction": stats["high_quality_fraction"],
-        "mode_kl": stats["mode_kl"],
-        "mode_overlap": stats["mode_overlap"],
-        "report_samples": n,
-        "d_real": task.mean_d(params, real["x"], real["label"]),
-        "d_fake": task.mean_d(params, samples, labels),
-    }
+    samples, labels, real = task.draws(params, "test", n)
+    numbers = task.mode_numbers(params, samples, labels, real)
+    numbers.update(num_modes=len(task.centers), report_samples=n)
     real_stats = modes.mode_statistics(real["x"], task.centers, cfg.mixture.std)
     rows = [
         [
             "generated",
-            stats["modes_covered"],
-            f"{stats['high_quality_fraction']:.3f}",
-            f"{stats['mode_kl']:.3f}",
+            numbers["modes_covered"],
+            f"{numbers['high_quality_fraction']:.3f}",
+            f"{numbers['mode_kl']:.3f}",
         ],
         [
             "real (reference)",

@@ -188,7 +188,8 @@ def _attributes(task):
         ]
     from jaxgen.metrics.classifier import load_classifier
 
-    classifier = load_classifier(task.config.dataset, task.config.get("preprocess"), False)
+    config = task.config
+    classifier = load_classifier(config.dataset, config.get("preprocess"), config.progress)
     found = []
     for name in LABELLED_ATTRIBUTES:
         if name not in test.attribute_names:

@@ -35,6 +35,8 @@ class History:
     snapshots: (step, arrays) of `Task.snapshot` at each evaluation (samples from fixed noise).
     step: the step of the parameters being reported.
     seed: the seed of the run being reported (in a many-seed run, that replica's).
+    test: `evaluate(params, "test")` of the parameters being reported, computed once by the
+        loop (the report's headline numbers and the model-selection table both use it).
     """
 
     train: list[dict] = dataclasses.field(default_factory=list)
@@ -42,6 +44,7 @@ class History:
     snapshots: list[tuple[int, dict[str, np.ndarray]]] = dataclasses.field(default_factory=list)
     step: int = 0
     seed: int = 0
+    test: dict = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

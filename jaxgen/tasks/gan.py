@@ -124,12 +124,14 @@ class MixtureGANTask(_TwoPlayerGAN):
         dataset = mixture_dataset(self.centers, self.config.mixture.std, n, REAL_KEYS[split])
         return next(iter(dataset))
 
-    def evaluate(self, params, split: str, n: int | None = None) -> dict[str, float]:
-        """Mode statistics of n (`eval_samples`) generated points, and the mean D(x) on as many
-        generated and real points."""
-        n = n or self.config.eval_samples
+    def draws(self, params, split: str, n: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(n generated points, their labels, n real points), from the split's fixed keys."""
         samples, labels = self.sample(params, n, NOISE_KEYS[split])
-        real = self.real_points(n, split)
+        return samples, labels, self.real_points(n, split)
+
+    def mode_numbers(self, params, samples, labels, real) -> dict[str, float]:
+        """Mode statistics of the generated points, and the mean D(x) on them and on the real
+        points."""
         stats = modes.mode_statistics(samples, self.centers, self.config.mixture.std)
         names = ("modes_covered", "high_quality_fraction", "mode_kl", "mode_overlap")
         return {
@@ -137,6 +139,10 @@ class MixtureGANTask(_TwoPlayerGAN):
             "d_real": self.mean_d(params, real["x"], real["label"]),
             "d_fake": self.mean_d(params, samples, labels),
         }
+
+    def evaluate(self, params, split: str) -> dict[str, float]:
+        """`mode_numbers` of `eval_samples` generated and real points."""
+        return self.mode_numbers(params, *self.draws(params, split, self.config.eval_samples))
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {"samples": self.sample(params, 500, SNAPSHOT_NOISE_KEY)[0]}

@@ -123,4 +123,5 @@ def _seed_history(history: History, seed: int) -> History:
         snapshots=snapshots,
         step=history.step,
         seed=seed,
+        test=own(history.test),
     )

@@ -207,11 +207,11 @@ def restore_params(workdir: str | pathlib.Path, step: int | None = None):
     return params
 
 
-def _selection(run: _Run, state, params, step: int) -> tuple[dict, tuple[str, str]]:
-    """The test numbers of the final checkpoint and of the best one by the validation metric:
-    summary entries `final_test_NAME`, `best_test_NAME` and the report's section."""
+def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[str, str]]:
+    """The test numbers of the final checkpoint (`final`, already computed) and of the best one
+    by the validation metric: summary entries `final_test_NAME`, `best_test_NAME` and the
+    report's section."""
     task, best = run.task, run.checkpoints.best_step()
-    final = task.evaluate(params, "test")
     if best is None or best == step:
         chosen = final
     else:
@@ -240,8 +240,9 @@ def _finish(run: _Run, state, history: History) -> dict:
     step = int(np.max(state.step))  # over replicas every entry is the same
     history.step, history.seed = step, config.seed
     params = run.task.eval_params(state)
+    history.test = run.task.evaluate(params, "test")  # once: the report and the selection share it
     report = run.task.report(params, history, run.workdir)
-    numbers, section = _selection(run, state, params, step)
+    numbers, section = _selection(run, state, history.test, step)
     report.summary.update(numbers)
     report.sections.append(section)
     head = {
