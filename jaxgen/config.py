@@ -40,6 +40,7 @@ SCHEDULE_KEYS = frozenset(
         "progress",
         "prefetch_batches",
         "data_workers",
+        "data_in_memory_mb",
     }
 )
 

@@ -24,6 +24,9 @@ COMMON_DEFAULTS = {
     # The input pipeline (data/pipeline.py: iterate): batches read ahead, worker processes.
     "prefetch_batches": 2,
     "data_workers": 0,
+    # Splits up to this many MiB of pixels are decoded once into memory; larger ones stream
+    # from their array_record files (data/datasets.py: IN_MEMORY_MB). Never changes the data.
+    "data_in_memory_mb": 512,
 }
 
 

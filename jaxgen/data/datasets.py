@@ -12,6 +12,7 @@ import pathlib
 
 import numpy as np
 
+from jaxgen.data.records import Pixels, RecordImages, read_labels
 from jaxgen.errors import UserError
 
 
@@ -30,16 +31,18 @@ def tfds_data_dir() -> pathlib.Path:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split of an image data set, held in memory.
+    """One split of an image data set.
 
-    images_NxHxWxC: uint8 pixels (0..255). labels_N: int class labels, or None if the set has none.
+    images_NxHxWxC: uint8 pixels (0..255): an array in memory, or RecordImages read from the
+    set's array_record files as they are indexed (a split larger than `data_in_memory_mb`).
+    labels_N: int class labels, or None if the set has none (labels are always in memory).
     flip: whether training batches of it mirror each image with probability 1/2 (keyed).
     attributes_NxA, attribute_names: binary attributes of each image (CelebA's 40), or None.
     """
 
     dataset: str
     split: str
-    images_NxHxWxC: np.ndarray
+    images_NxHxWxC: np.ndarray | RecordImages
     labels_N: np.ndarray | None
     num_classes: int | None
     flip: bool = False
@@ -53,23 +56,37 @@ class Split:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images_NxHxWxC.shape[1:])
 
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are read from disk as they are indexed (not held in memory)."""
+        return isinstance(self.images_NxHxWxC, RecordImages)
+
     def int_labels(self) -> np.ndarray:
         """The labels as int32, or zeros if the set has none (for models that take a label)."""
         if self.labels_N is None:
             return np.zeros(len(self), np.int32)
         return self.labels_N.astype(np.int32)
 
-    def pixels(self) -> np.ndarray:
-        """All images as float32 in [0, 1]."""
+    def pixels(self) -> np.ndarray | Pixels:
+        """All images as float32 in [0, 1]: an array, or for a streamed split a view that
+        decodes the images it is sliced at."""
+        if self.streamed:
+            return Pixels(self.images_NxHxWxC)
         return self.images_NxHxWxC.astype(np.float32) / 255.0
+
+    def pixel_view(self) -> Pixels:
+        """A view of the images as float32 in [0, 1] that converts (and, streamed, decodes)
+        only the slices taken of it: what chunked evaluation reads."""
+        return Pixels(self.images_NxHxWxC)
 
     def select(self, mask: np.ndarray) -> Split:
         """The examples where `mask` is true (a boolean or index array)."""
         labels = None if self.labels_N is None else self.labels_N[mask]
         attributes = None if self.attributes_NxA is None else self.attributes_NxA[mask]
+        images = self.images_NxHxWxC
         return dataclasses.replace(
             self,
-            images_NxHxWxC=self.images_NxHxWxC[mask],
+            images_NxHxWxC=images.subset(mask) if self.streamed else images[mask],
             labels_N=labels,
             attributes_NxA=attributes,
         )
@@ -136,13 +153,20 @@ VALIDATION_FRACTION = 0.1
 VALIDATION_SEED = 0x5A1
 
 
+# A split whose decoded pixels (after crop and resize) take at most this many MiB is decoded
+# once and held in memory; a larger one is read from disk as it is indexed (config key
+# `data_in_memory_mb`; 0 streams every split). Both give the same pixels and the same run.
+IN_MEMORY_MB = 512
+
+
 def config_splits(config) -> dict[str, Split]:
     """The "train", "validation" and "test" splits of `config.dataset`, preprocessed as
     `config.preprocess` says (crop and resize; flips on the train split's batches)."""
     from jaxgen.data.preprocess import preprocess_config
 
     p = config.get("preprocess") or preprocess_config()
-    splits = {s: load_split(config.dataset, s, p.crop, p.image_size) for s in SPLITS}
+    in_memory_mb = config.get("data_in_memory_mb", IN_MEMORY_MB)
+    splits = {s: load_split(config.dataset, s, p.crop, p.image_size, in_memory_mb) for s in SPLITS}
     splits["train"] = dataclasses.replace(splits["train"], flip=bool(p.flip))
     return splits
 
@@ -151,44 +175,43 @@ SPLITS = ("train", "validation", "test")
 
 
 @functools.lru_cache(maxsize=32)
-def load_split(name: str, split: str, crop: str = "none", image_size: int = 0) -> Split:
-    """`_load_split` centre-cropped (`crop="center"`) and resized to image_size x image_size
-    (when > 0); cached."""
-    from jaxgen.data import preprocess
-    from jaxgen.data.image_folder import is_image_folder
-
-    # An image folder of mixed sizes is cropped and resized as it is prepared.
-    prepare = (crop, int(image_size)) if is_image_folder(name) and image_size else None
-    return preprocess.apply(_load_split(name, split, prepare), crop, image_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _load_split(name: str, split: str, prepare: tuple[str, int] | None = None) -> Split:
-    """A whole split in memory by data-set name (embedded or prepared TFDS).
+def load_split(
+    name: str, split: str, crop: str = "none", image_size: int = 0, in_memory_mb=IN_MEMORY_MB
+) -> Split:
+    """One split by data-set name (embedded, image folder or prepared TFDS set), centre-cropped
+    (`crop="center"`) and resized to image_size x image_size (when > 0); in memory when its
+    pixels take at most `in_memory_mb` MiB, else streamed from its files; cached.
 
     `split` is "train", "validation" or "test". A set without its own validation split (the
     digit sets, MNIST, CIFAR-10) gets one held out from its TFDS train split: VALIDATION_FRACTION
     of every class, seeded; "train" is then the rest. Model selection (periodic evaluation,
     best checkpoints, chosen budgets) uses "validation"; "test" is for the final report only.
     """
+    from jaxgen.data.image_folder import is_image_folder
+
+    # An image folder of mixed sizes is cropped and resized as it is prepared.
+    prepare = (crop, int(image_size)) if is_image_folder(name) and image_size else None
     builder = _builder(name, prepare)
-    if split in ("train", "validation") and "validation" not in builder.info.splits:
+    available = _splits(builder)
+    if split in ("train", "validation") and "validation" not in available:
         train = _read_split(name, "train", prepare)
         held_out = validation_indices(train.labels_N, len(train))
         keep = np.zeros(len(train), bool)
         keep[held_out] = True
-        return _frozen(train.select(keep if split == "validation" else ~keep), split)
-    if split not in builder.info.splits:
-        raise UserError(
-            f"dataset {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}"
-        )
-    return _read_split(name, split, prepare)
+        records = train.select(keep if split == "validation" else ~keep)
+    elif split in available:
+        records = _read_split(name, split, prepare)
+    else:
+        raise UserError(f"dataset {name!r} has no split {split!r}; it has {sorted(available)}")
+    images = records.images_NxHxWxC.with_preprocess(crop, image_size)
+    if images.nbytes <= in_memory_mb * 2**20:
+        images = images.materialize()
+    return dataclasses.replace(records, split=split, images_NxHxWxC=images)
 
 
 def clear_caches() -> None:
     """Forgets the splits read in this process (an image folder that changed is read anew)."""
     load_split.cache_clear()
-    _load_split.cache_clear()
     _read_split.cache_clear()
 
 
@@ -206,11 +229,6 @@ def validation_indices(labels: np.ndarray | None, count: int) -> np.ndarray:
         rng.permutation(group)[: int(np.ceil(VALIDATION_FRACTION * len(group)))] for group in groups
     ]
     return np.sort(np.concatenate(chosen))
-
-
-def _frozen(split: Split, name: str) -> Split:
-    split.images_NxHxWxC.setflags(write=False)
-    return dataclasses.replace(split, split=name)
 
 
 def _builder(name: str, prepare: tuple[str, int] | None = None):
@@ -243,27 +261,41 @@ def _image_folder_builder(folder: str, prepare: tuple[str, int] | None):
     return builder
 
 
+# Splits made of two domains' TFDS splits (`cycle_gan/*`: trainA, trainB, testA, testB, labels
+# A = 0, B = 1): an image family trains on both domains, an image translation reads each.
+DOMAIN_SPLITS = {"train": "trainA+trainB", "test": "testA+testB"}
+
+
+def _splits(builder) -> set[str]:
+    """The split names `load_split` takes for this set: its TFDS splits, and "train" and
+    "test" where DOMAIN_SPLITS makes them of the domains' splits."""
+    names = set(builder.info.splits)
+    for split, union in DOMAIN_SPLITS.items():
+        if split not in names and set(union.split("+")) <= names:
+            names.add(split)
+    return names
+
+
 @functools.lru_cache(maxsize=16)
 def _read_split(name: str, split: str, prepare: tuple[str, int] | None = None) -> Split:
-    """One TFDS split of the set, whole, in memory."""
+    """One TFDS split of the set: its labels and attributes read into memory, its images left
+    on disk (RecordImages)."""
     builder = _builder(name, prepare)
-    source = builder.as_data_source(split=split)
-    records = source.__getitems__(range(len(source)))
-    images = np.stack([np.asarray(r["image"]) for r in records])
-    if images.ndim == 3:  # greyscale sets stored without a channel axis
-        images = images[..., None]
-    if images.dtype != np.uint8:
-        images = np.clip(np.round(images.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-        if images.max() <= 1:  # binary sets stored as 0/1
-            images = images * 255
-    labels = None
+    features = builder.info.features
+    if split not in builder.info.splits:
+        split = DOMAIN_SPLITS[split]
+    labels = read_labels(builder.data_dir, split, features)
     num_classes = None
-    if "label" in builder.info.features.keys():
-        labels = np.asarray([r["label"] for r in records], dtype=np.int32)
-        num_classes = getattr(builder.info.features["label"], "num_classes", None)
-    attributes, names = None, ()
-    if "attributes" in builder.info.features.keys():  # CelebA: a dict of boolean attributes
-        names = tuple(builder.info.features["attributes"].keys())
-        attributes = np.asarray([[r["attributes"][a] for a in names] for r in records], bool)
-    images.setflags(write=False)
-    return Split(name, split, images, labels, num_classes, False, attributes, names)
+    if labels["labels"] is not None:
+        num_classes = getattr(features["label"], "num_classes", None)
+    images = RecordImages(builder.data_dir, split)
+    return Split(
+        name,
+        split,
+        images,
+        labels["labels"],
+        num_classes,
+        False,
+        labels["attributes"],
+        labels["attribute_names"],
+    )

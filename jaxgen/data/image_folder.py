@@ -1,6 +1,7 @@
 """Folders of PNG/JPEG images as data sets: `--config.dataset=/path/to/folder`.
 
-Layout: `train/`, `test/` (and optionally `validation/`) subfolders become those splits, else
+Layout: `train/`, `test/` (and optionally `validation/`, or `val/` as the pix2pix sets name it)
+subfolders become those splits, else
 every image is one pool with a seeded TEST_FRACTION of every class (rounded up) as the test split.
 Inside a split, class subfolders give the labels (their sorted names); images with no class
 subfolders are unlabelled. Images are found recursively below a class folder.
@@ -23,7 +24,8 @@ import numpy as np
 from jaxgen.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-SPLIT_FOLDERS = ("train", "validation", "test")
+SPLIT_FOLDERS = ("train", "validation", "val", "test")  # val/: the pix2pix sets' name
+_SPLIT_NAMES = {"val": "validation"}
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0x1F
 
@@ -127,7 +129,7 @@ def scan(folder: str | pathlib.Path, prepare: tuple[str, int] | None = None) -> 
         raise UserError(f"{root} has {split_dirs[0].name}/ but no train/ folder")
     class_names = _class_names(split_dirs or [root])
     if split_dirs:
-        splits = {d.name: _labelled(d, class_names) for d in split_dirs}
+        splits = {_SPLIT_NAMES.get(d.name, d.name): _labelled(d, class_names) for d in split_dirs}
     else:
         pool = _labelled(root, class_names)
         splits = dict(zip(("train", "test"), _held_out(pool), strict=True)) if pool else {}

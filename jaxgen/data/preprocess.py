@@ -1,6 +1,6 @@
-"""Image preprocessing as config (`config.preprocess`): centre crop and resize, applied once to
-a split's uint8 images when it is loaded, and random horizontal flips, drawn per example by the
-training pipeline (jaxgen/data/pipeline.py) from the run's seed.
+"""Image preprocessing as config (`config.preprocess`): centre crop and resize, applied to each
+uint8 image as it is decoded (jaxgen/data/records.py), and random horizontal flips, drawn per
+example by the training pipeline (jaxgen/data/pipeline.py) from the run's seed.
 
     preprocess.crop        "none" | "center" (the largest centred square: DCGAN's CelebA recipe)
     preprocess.image_size  0 (keep) | N (resize to N x N, bilinear, after the crop)
@@ -8,8 +8,6 @@ training pipeline (jaxgen/data/pipeline.py) from the run's seed.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import ml_collections
 import numpy as np
@@ -34,35 +32,21 @@ def center_crop(images_NxHxWxC: np.ndarray) -> np.ndarray:
     return images_NxHxWxC[:, top : top + side, left : left + side]
 
 
-def resize(images_NxHxWxC: np.ndarray, size: int) -> np.ndarray:
-    """Every image resized to size x size with PIL's bilinear filter (antialiased when
-    shrinking), uint8 in and out."""
+def resize_image(image_HxWxC: np.ndarray, size: int) -> np.ndarray:
+    """One uint8 image resized to size x size with PIL's bilinear filter (antialiased when
+    shrinking); an image already that size is returned as it is."""
     from PIL import Image
 
-    channels = images_NxHxWxC.shape[-1]
-    out = np.empty((len(images_NxHxWxC), size, size, channels), np.uint8)
-    for i, image in enumerate(images_NxHxWxC):
-        pil = Image.fromarray(image[..., 0] if channels == 1 else image)
-        resized = np.asarray(pil.resize((size, size), Image.BILINEAR))
-        out[i] = resized.reshape(size, size, channels)
-    return out
+    height, width, channels = image_HxWxC.shape
+    if (height, width) == (size, size):
+        return image_HxWxC
+    pil = Image.fromarray(image_HxWxC[..., 0] if channels == 1 else image_HxWxC)
+    return np.asarray(pil.resize((size, size), Image.BILINEAR)).reshape(size, size, channels)
 
 
-def apply(split, crop: str = "none", image_size: int = 0):
-    """`split` (a data.datasets.Split) with its images centre-cropped and/or resized."""
-    if crop not in CROPS:
-        raise ValueError(f"unknown preprocess.crop {crop!r}; choose one of {CROPS}")
-    images = split.images_NxHxWxC
-    if crop == "center":
-        images = center_crop(images)
-    # An image folder of mixed sizes was already brought to this size as it was prepared.
-    if image_size and images.shape[1:3] != (image_size, image_size):
-        images = resize(images, int(image_size))
-    if images is split.images_NxHxWxC:
-        return split
-    images = np.ascontiguousarray(images)
-    images.setflags(write=False)
-    return dataclasses.replace(split, images_NxHxWxC=images)
+def resize(images_NxHxWxC: np.ndarray, size: int) -> np.ndarray:
+    """Every image of a batch resized by `resize_image`."""
+    return np.stack([resize_image(image, size) for image in images_NxHxWxC])
 
 
 def random_flip(example: dict, rng: np.random.Generator) -> dict:

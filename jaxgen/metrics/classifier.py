@@ -88,7 +88,7 @@ class FeatureClassifier:
         chunk = max(1, min(chunk_size, n))
         feats, probs = [], []
         for start in range(0, n, chunk):
-            part = images[start : start + chunk]
+            part = np.asarray(images[start : start + chunk])
             size = len(part)
             if size < chunk:  # pad the last chunk: one compiled shape for every chunk
                 part = np.concatenate([part, np.zeros((chunk - size, *self.image_shape))])
@@ -113,13 +113,14 @@ class FeatureClassifier:
     def accuracy(self, split) -> float:
         """The fraction of `split`'s images whose most probable class is their label (of
         image-attribute pairs predicted right, for a multi-label classifier)."""
-        probabilities = self.probabilities(split.pixels())
+        probabilities = self.probabilities(split.pixel_view())
         if self.multi_label:
             return float(np.mean((probabilities > 0.5) == split.attributes_NxA))
         return float(np.mean(probabilities.argmax(axis=1) == split.labels_N))
 
     def _check(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
+        if not hasattr(images, "shape"):  # a streamed split's Pixels stays a view: chunks
+            images = np.asarray(images)
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape):
             raise ValueError(
                 f"the {self.dataset!r} feature classifier takes images shaped "

@@ -55,6 +55,11 @@ def gaussian_statistics(features_NxD: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def fid(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """Frechet distance between the Gaussian statistics of two feature sets."""
+    if min(len(features_a), len(features_b)) < 2:
+        raise ValueError(
+            f"FID needs at least 2 examples in each set (got {len(features_a)} and "
+            f"{len(features_b)}): a covariance of one example is undefined"
+        )
     return frechet_distance(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
 
 

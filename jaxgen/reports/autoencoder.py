@@ -43,19 +43,22 @@ def learning_curve_section(
 
 def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     config, objective = task.config, task.config.objective
-    x, inputs = task.images["test"], task.inputs["test"]
-    recon = task.reconstructions(params, "test")
+    n = 12
+    x, inputs = task.inputs("test", n)
+    recon = task.reconstructions(params, "test", n)
     summary = {f"test_{k}": v for k, v in history.test.items()}
-    summary["test_examples"] = len(x)
+    test_examples = summary["test_examples"] = len(task.images["test"])
     denoising = objective.corruption != "none"
     if denoising:
-        summary["test_corrupted_input_mse"] = float(np.mean((inputs - x) ** 2))
+        input_mse = task.errors(params, "test")["input_mse"]
+        summary["test_corrupted_input_mse"] = float(np.mean(input_mse))
     protocol = (
-        f"Per-pixel error on the `{config.dataset}` test split ({len(x)} images, pixels in "
+        f"Per-pixel error on the `{config.dataset}` test split ({test_examples} images, pixels in "
         "[0, 1]), reconstructing "
         + (
             f"inputs corrupted once by `{objective.corruption}` noise at level "
-            f"{objective.noise_level} (fixed key) and comparing with the clean images."
+            f"{objective.noise_level} (a fixed key per example) and comparing with the clean "
+            "images."
             if denoising
             else "the clean images."
         )
@@ -65,7 +68,6 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         ("Reconstruction error", protocol + "\n\n" + markdown_table(["metric", "value"], rows))
     ]
 
-    n = 12
     figures.image_rows(
         [x[:n], recon[:n]],
         ["input", "output"],

@@ -109,7 +109,7 @@ def _sample_quality(task, images, labels, n) -> tuple[dict, str]:
     classifier = task.classifier
     fake_features, fake_probs = classifier.features(images), classifier.probabilities(images)
     floor_index = np.random.default_rng(FLOOR_KEY).permutation(len(task.train_split))[:n]
-    floor_images = task.train_split.pixels()[floor_index]
+    floor_images = task.train_split.pixel_view()[floor_index]
     numbers = sample_quality.sample_quality(
         task.real_features("test"),
         fake_features,
@@ -172,7 +172,7 @@ def _image_numbers(task, params, history, workdir):
     images = to_unit(samples)
     test = task.splits["test"]
     numbers = {
-        "d_real": task.mean_d(params, test.pixels() * 2.0 - 1.0, test.int_labels()),
+        "d_real": task.mean_d(params, test.pixel_view(), test.int_labels(), pixels=True),
         "d_fake": task.mean_d(params, samples, labels),
     }
     if task.has_feature_network:

@@ -44,6 +44,13 @@ def summary_record(head: dict, report: Report, params) -> dict:
     return {**head, **plain, "params_fingerprint": params_fingerprint(params)}
 
 
+def _data_sets(config) -> str:
+    """`dataset`, or an unpaired translation's two domains."""
+    if not config.get("dataset") and config.get("domain_a"):
+        return f"domain A `{config.domain_a}`, domain B `{config.domain_b}`"
+    return f"`{config.dataset}`"
+
+
 def write_report(
     workdir: pathlib.Path, config: ml_collections.ConfigDict, summary: dict, report: Report
 ) -> pathlib.Path:
@@ -53,7 +60,7 @@ def write_report(
     lines = [
         f"# {config.experiment} ({config.preset})",
         "",
-        f"- data set: `{config.dataset}`; {seeds}; {summary['step']} steps of batch "
+        f"- data set: {_data_sets(config)}; {seeds}; {summary['step']} steps of batch "
         f"{config.batch_size}",
         f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
         f" jax {jax.__version__}; python {platform.python_version()}",

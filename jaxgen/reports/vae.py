@@ -46,6 +46,9 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         )
     ]
     sections += _figures(task, params, workdir, mean, kl_per_unit)
+    attribute_numbers, attribute_section = _attribute_vectors(task, params, workdir, mean)
+    summary.update(attribute_numbers)
+    sections.append(attribute_section)
     names = ["loss", "kl_nats"] if config.objective.kind == "elbo" else ["loss", "elbo"]
     sections += learning_curve_section(history, names, workdir)
     return Report(summary, sections)
@@ -136,7 +139,6 @@ def _figures(task, params, workdir, mean, kl_per_unit) -> list[tuple[str, str]]:
             "\n\n![traversals](traversals.png)",
         )
     )
-    sections.append(_attribute_vectors(task, params, workdir, mean))
 
     if z_size == 2:
         grid = latent.normal_quantile_grid(15)
@@ -207,14 +209,21 @@ def _attributes(task):
     return found
 
 
-def _attribute_vectors(task, params, workdir, mean) -> tuple[str, str]:
+def attribute_key(name: str) -> str:
+    """ "ink mass" -> "ink_mass", "Eyeglasses" -> "eyeglasses": summary key suffixes."""
+    return name.lower().replace(" ", "_")
+
+
+def _attribute_vectors(task, params, workdir, mean) -> tuple[dict, tuple[str, str]]:
     """Attribute vectors (mean code with the attribute minus mean code without), added with a
     scale s to test codes and checked by measuring the decoded images: the attribute should
-    grow with s."""
+    grow with s. Returns the summary numbers (per attribute: `attribute_gain_NAME`, the
+    measure at s = +2 minus at s = -2, and `attribute_rises_NAME`, whether it rises at every
+    step of s) and the report section."""
     labels = task.labels["test"]
     labelled = task.splits["test"].attributes_NxA is not None
     scales = np.linspace(-2.0, 2.0, 7)
-    rows, names, hows = [], [], []
+    rows, names, hows, numbers = [], [], [], {}
     for name, has, measure, how in _attributes(task):
         vector = latent.attribute_vector(mean, has)
         # The images to change: the first 6 without the attribute (the first 6 when measured).
@@ -226,6 +235,8 @@ def _attribute_vectors(task, params, workdir, mean) -> tuple[str, str]:
         )
         measured = measure(images).reshape(len(base), len(scales)).mean(axis=0)
         rises = bool(np.all(np.diff(measured) > 0))
+        numbers[f"attribute_gain_{attribute_key(name)}"] = float(measured[-1] - measured[0])
+        numbers[f"attribute_rises_{attribute_key(name)}"] = rises
         rows.append([name, *measured, "yes" if rises else "no"])
         names.append(name)
         hows.append(f"{name}: {how}")
@@ -239,7 +250,7 @@ def _attribute_vectors(task, params, workdir, mean) -> tuple[str, str]:
             [f"s={s:+.1f}" for s in scales],
         )
     if not rows:
-        return (
+        return numbers, (
             "Attribute vectors",
             "No attribute of this data set has test images both with and without it.",
         )
@@ -255,4 +266,4 @@ def _attribute_vectors(task, params, workdir, mean) -> tuple[str, str]:
         + "\n\n"
         + "\n\n".join(f"![{n}](attribute_{n.replace(' ', '_')}.png)" for n in names)
     )
-    return ("Attribute vectors", text)
+    return numbers, ("Attribute vectors", text)

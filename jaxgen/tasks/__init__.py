@@ -24,6 +24,8 @@ TASKS = {
     "language_model": ("jaxgen.tasks.language_model", "LanguageModelTask"),
     "gan": ("jaxgen.tasks.gan", "build_gan_task"),
     "classifier": ("jaxgen.tasks.classifier", "ClassifierTask"),
+    "translation": ("jaxgen.tasks.translation", "build_translation_task"),
+    "completion": ("jaxgen.tasks.completion", "CompletionTask"),
 }
 
 

@@ -40,7 +40,8 @@ def make_encode(model):
 
 def batched(fn, params, *arrays: np.ndarray):
     """Applies fn(params, *chunks) over the leading axis of `arrays` in chunks of EVAL_BATCH;
-    returns fn's output (an array or a pytree of arrays) for all of them, in NumPy."""
+    returns fn's output (an array or a pytree of arrays) for all of them, in NumPy. An array may
+    be a streamed split's `Pixels`: only one chunk of it is decoded at a time."""
     parts = [
         fn(params, *(jnp.asarray(a[i : i + EVAL_BATCH]) for a in arrays))
         for i in range(0, len(arrays[0]), EVAL_BATCH)
@@ -48,13 +49,14 @@ def batched(fn, params, *arrays: np.ndarray):
     return jax.tree.map(lambda *xs: np.concatenate([np.asarray(x) for x in xs]), *parts)
 
 
-def corrupt_fixed(objective, images: np.ndarray) -> np.ndarray:
-    """An evaluation split corrupted once with a fixed key (the same for every evaluation, run
-    and seed)."""
-    key = jax.random.key(CORRUPTION_KEY)
-    return np.asarray(
-        corruption.corrupt(objective.corruption, key, jnp.asarray(images), objective.noise_level)
+def corrupt_fixed(objective, x: jax.Array, index: jax.Array) -> jax.Array:
+    """Evaluation inputs corrupted with fixed keys: example i with fold_in(CORRUPTION_KEY, i),
+    the same for every evaluation, run and seed, and for any chunking of the split."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(CORRUPTION_KEY), i))(index)
+    one = lambda key, image: corruption.corrupt(  # noqa: E731
+        objective.corruption, key, image, objective.noise_level
     )
+    return jax.vmap(one)(keys, x)
 
 
 class AutoencoderTask(LossTask):
@@ -73,10 +75,20 @@ class AutoencoderTask(LossTask):
         self.model = build_autoencoder(config.model, self.train_split.image_shape)
         self.loss = make_autoencoder_loss(self.model, config.objective)
         self.tx = make_optimizer(config)
-        self.images = {s: split.pixels() for s, split in self.splits.items()}
-        self.inputs = {s: corrupt_fixed(config.objective, x) for s, x in self.images.items()}
+        # Arrays, or views that decode a streamed split chunk by chunk.
+        self.images = {s: split.pixel_view() for s, split in self.splits.items()}
         self._reconstruct = make_reconstruct(self.model, config.objective.output)
         self._encode = make_encode(self.model)
+        objective = config.objective
+
+        @jax.jit
+        def corrupted_and_errors(params, x, index):
+            inputs = corrupt_fixed(objective, x, index)
+            error = self._reconstruct(params, inputs) - x
+            axes = tuple(range(1, x.ndim))
+            return inputs, jnp.mean(error**2, axes), jnp.mean(jnp.abs(error), axes)
+
+        self._corrupted_and_errors = corrupted_and_errors
 
     def init_params(self, key: jax.Array):
         return self.model.init(key, jnp.zeros((1, *self.train_split.image_shape)))
@@ -84,9 +96,27 @@ class AutoencoderTask(LossTask):
     def train_dataset(self, seed: int):
         return train_dataset(self.train_split, self.config.batch_size, seed)
 
-    def reconstructions(self, params, split: str) -> np.ndarray:
-        """The reconstructions of the split's (corrupted, when denoising) inputs, in [0, 1]."""
-        return batched(self._reconstruct, params, self.inputs[split])
+    def inputs(self, split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(clean images, model inputs: corrupted when denoising) of the split's first `count`."""
+        x = self.images[split][:count]
+        return x, np.asarray(corrupt_fixed(self.config.objective, x, jnp.arange(len(x))))
+
+    def errors(self, params, split: str) -> dict[str, np.ndarray]:
+        """Per example of the split: the input's squared error to the clean image (0 unless
+        denoising), and the reconstruction's MSE and L1 to it, in chunks."""
+        x = self.images[split]
+        index = np.arange(len(x), dtype=np.int32)
+
+        def chunk(params, x, index):
+            inputs, mse, l1 = self._corrupted_and_errors(params, x, index)
+            return {"input_mse": jnp.mean((inputs - x) ** 2, (1, 2, 3)), "mse": mse, "l1": l1}
+
+        return batched(chunk, params, x, index)
+
+    def reconstructions(self, params, split: str, count: int) -> np.ndarray:
+        """The reconstructions of the split's first `count` (corrupted, when denoising) inputs,
+        in [0, 1]."""
+        return np.asarray(self._reconstruct(params, self.inputs(split, count)[1]))
 
     def codes(self, params, split: str) -> np.ndarray:
         """The codes of the split's clean images."""
@@ -95,12 +125,12 @@ class AutoencoderTask(LossTask):
     def evaluate(self, params, split: str) -> dict[str, float]:
         """Per-pixel MSE and L1 of the reconstructions against the clean images (when
         denoising, of the corrupted inputs' reconstructions: the denoising error)."""
-        error = self.reconstructions(params, split) - self.images[split]
-        return {"mse": float(np.mean(error**2)), "l1": float(np.mean(np.abs(error)))}
+        errors = self.errors(params, split)
+        return {"mse": float(np.mean(errors["mse"])), "l1": float(np.mean(errors["l1"]))}
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         """Ten validation inputs above their reconstructions (TensorBoard's image tab)."""
-        inputs = self.inputs["validation"][:10]
+        _, inputs = self.inputs("validation", 10)
         return {"reconstructions": np.concatenate([inputs, self._reconstruct(params, inputs)])}
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:

@@ -91,7 +91,7 @@ class ClassifierTask(LossTask):
         """The fraction of the split's images whose most probable class is their label (of
         image-attribute pairs predicted right, for attributes)."""
         split_ = self.splits[split]
-        logits = batched(self._logits, params, split_.pixels())
+        logits = batched(self._logits, params, split_.pixel_view())
         if self.multi_label:
             return {"accuracy": float(np.mean((logits > 0) == split_.attributes_NxA))}
         return {"accuracy": float(np.mean(logits.argmax(axis=1) == split_.labels_N))}

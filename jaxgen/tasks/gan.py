@@ -93,16 +93,16 @@ class _TwoPlayerGAN:
             parts.append(np.asarray(self._generate(params["generator"], z, label)))
         return np.concatenate(parts), labels
 
-    def mean_d(self, params, x: np.ndarray, labels: np.ndarray) -> float:
-        """Mean D(x) = sigmoid(logit) over x, in chunks."""
-        values = [
-            np.asarray(
-                self._discriminate(
-                    params["discriminator"], x[i : i + CHUNK], jnp.asarray(labels[i : i + CHUNK])
-                )
-            )
-            for i in range(0, len(x), CHUNK)
-        ]
+    def mean_d(self, params, x: np.ndarray, labels: np.ndarray, pixels: bool = False) -> float:
+        """Mean D(x) = sigmoid(logit) over x (in [-1, 1], or in [0, 1] when `pixels`: a split's
+        pixels, which may be a streamed split's view), in chunks."""
+        values = []
+        for i in range(0, len(x), CHUNK):
+            chunk = np.asarray(x[i : i + CHUNK])
+            if pixels:
+                chunk = chunk * 2.0 - 1.0
+            label = jnp.asarray(labels[i : i + CHUNK])
+            values.append(np.asarray(self._discriminate(params["discriminator"], chunk, label)))
         return float(np.mean(np.concatenate(values)))
 
 
@@ -189,7 +189,7 @@ class ImageGANTask(_TwoPlayerGAN):
         """The classifier's features of a split's images: the reference of its FID (computed
         once per split)."""
         if split not in self._real_features:
-            self._real_features[split] = self.classifier.features(self.splits[split].pixels())
+            self._real_features[split] = self.classifier.features(self.splits[split].pixel_view())
         return self._real_features[split]
 
     def evaluate(self, params, split: str) -> dict[str, float]:
@@ -199,7 +199,7 @@ class ImageGANTask(_TwoPlayerGAN):
         samples, labels = self.sample(params, self.config.eval_samples, NOISE_KEYS[split])
         real = self.splits[split]
         numbers = {
-            "d_real": self.mean_d(params, real.pixels() * 2.0 - 1.0, real.int_labels()),
+            "d_real": self.mean_d(params, real.pixel_view(), real.int_labels(), pixels=True),
             "d_fake": self.mean_d(params, samples, labels),
         }
         if self.has_feature_network:

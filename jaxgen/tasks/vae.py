@@ -73,7 +73,7 @@ class VAETask(LossTask):
         self.model = build_vae(config.model, objective, self.image_shape, self.num_classes)
         self.loss = make_vae_loss(self.model, objective)
         self.tx = make_optimizer(config)
-        self.images = {s: split.pixels() for s, split in self.splits.items()}
+        self.images = {s: split.pixel_view() for s, split in self.splits.items()}
         self.labels = {s: split.int_labels() for s, split in self.splits.items()}
         log_weights = make_log_weights(self.model, objective.likelihood)
 

@@ -101,3 +101,34 @@ def write_celeb_a(root: pathlib.Path, per_split: int = 12, seed: int = 0) -> Non
             for x, is_bright in zip(images, bright, strict=True)
         ]
     _prepare(celeb_a.Builder, parts, root)
+
+
+def write_cycle_gan(
+    root: pathlib.Path, config: str = "horse2zebra", size: int = 32, per_split: int = 10
+) -> None:
+    """`cycle_gan/CONFIG` (size x size x 3 JPEG images; splits trainA, trainB, testA, testB,
+    labels A = 0 and B = 1) in `root`. Domain B is domain A's images mirrored and darkened: a
+    real, learnable shift."""
+    from tensorflow_datasets.image_classification import cycle_gan
+
+    rng = np.random.default_rng(seed=len(config))
+    parts = {}
+    for phase in ("train", "test"):
+        images, _ = _images(rng, 2 * per_split, (size, size, 3))
+        domains = {
+            "A": images[:per_split],
+            "B": (images[per_split:, :, ::-1] * 0.6).astype(np.uint8),
+        }
+        for domain, pixels in domains.items():
+            parts[f"{phase}{domain}"] = [
+                {"image": encoded(x, "JPEG"), "label": domain} for x in pixels
+            ]
+
+    class Local(cycle_gan.CycleGAN, skip_registration=True):
+        name = cycle_gan.CycleGAN.name
+        pkg_dir_path = cycle_gan.CycleGAN._get_pkg_dir_path()
+
+        def _split_generators(self, dl_manager):
+            return {split: enumerate(examples) for split, examples in parts.items()}
+
+    Local(config=config, data_dir=str(root), file_format="array_record").download_and_prepare()

@@ -48,8 +48,10 @@ def test_same_seed_same_fingerprint_other_seed_other(tmp_path):
     assert a["params_fingerprint"] == b["params_fingerprint"] != c["params_fingerprint"]
 
 
-@pytest.mark.parametrize("workers", [0, 2])  # the killed run reads its data in worker processes
-def test_resume_after_sigkill_in_the_middle_of_training(tmp_path, workers):
+# The killed run reads its data in memory in one thread, or streamed from its files by worker
+# processes; the reference holds it in memory. Both ways of reading never change the batches.
+@pytest.mark.parametrize("workers, in_memory_mb", [(0, 512), (2, 0)])
+def test_resume_after_sigkill_in_the_middle_of_training(tmp_path, workers, in_memory_mb):
     args = [
         "--config=experiments/autoencoder.py:smoke",
         "--config.steps=400",
@@ -61,7 +63,7 @@ def test_resume_after_sigkill_in_the_middle_of_training(tmp_path, workers):
     reference = run_cli("train", *args, f"--workdir={tmp_path / 'ref'}")
     assert reference.returncode == 0, reference.stderr
     victim = tmp_path / "victim"
-    reading = [f"--config.data_workers={workers}"]  # never changes the batches
+    reading = [f"--config.data_workers={workers}", f"--config.data_in_memory_mb={in_memory_mb}"]
     kill_after_checkpoints(["train", *args, *reading, f"--workdir={victim}"], victim, count=2)
     assert not (victim / "summary.json").exists(), "the run finished before it was killed"
     resumed = run_cli("train", *args, *reading, f"--workdir={victim}")

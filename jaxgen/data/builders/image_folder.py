@@ -58,7 +58,7 @@ class ImageFolder(tfds.core.GeneratorBasedBuilder):
                 pixels = np.asarray(image.convert(mode)).reshape(image.height, image.width, -1)
                 if crop == "center":
                     pixels = preprocess.center_crop(pixels[None])[0]
-                pixels = preprocess.resize(pixels[None], size)[0].squeeze()
+                pixels = preprocess.resize_image(pixels, size).squeeze()
             buffer = io.BytesIO()
             Image.fromarray(pixels).save(buffer, format="PNG")
             return buffer.getvalue()
