@@ -23,9 +23,12 @@ TASKS = {
     "vae": ("jaxgen.tasks.vae", "VAETask"),
     "language_model": ("jaxgen.tasks.language_model", "LanguageModelTask"),
     "gan": ("jaxgen.tasks.gan", "build_gan_task"),
+    "bigan": ("jaxgen.tasks.bigan", "BiGANTask"),
     "classifier": ("jaxgen.tasks.classifier", "ClassifierTask"),
     "translation": ("jaxgen.tasks.translation", "build_translation_task"),
     "completion": ("jaxgen.tasks.completion", "CompletionTask"),
+    "vaegan": ("jaxgen.tasks.vaegan", "VAEGANTask"),
+    "latent_codes": ("jaxgen.tasks.latent_codes", "LatentCodesTask"),
 }
 
 

@@ -1,0 +1,51 @@
+"""The VAE-GAN smoke preset runs end to end through the training loop and reports its numbers
+and figures."""
+
+import json
+import math
+
+from jaxgen.train.loop import train
+
+from ..conftest import smoke_config
+
+KEYS = (
+    "fid",
+    "fid_floor",
+    "kid",
+    "precision",
+    "recall",
+    "classifier_score",
+    "recon_mse",
+    "fid_vaegan",
+    "sharpness_ratio_vaegan",
+)
+FIGURES = (
+    "reconstructions",
+    "samples",
+    "samples_over_training",
+    "learning_curves",
+    "d_of_x",
+    "fid_over_training",
+)
+
+
+def test_vaegan_smoke(tmp_path):
+    result = train(
+        smoke_config("vaegan", progress="false", **{"objective.equilibrium": "true"}), tmp_path
+    )
+    for key in KEYS:
+        assert math.isfinite(result[key]), key
+    assert result["fid_vaegan"] == result["fid"]
+    assert result["sharpness_ratio_vaegan"] > 0 and 0 <= result["recon_mse"] <= 1
+    assert result["num_fake"] == 200
+    report = (tmp_path / "report.md").read_text()
+    for figure in FIGURES:
+        assert (tmp_path / f"{figure}.png").exists(), figure
+        assert f"]({figure}.png)" in report, figure
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    train_records = [r for r in records if r["split"] == "train"]
+    for name in ("loss", "llike", "prior_nats", "discriminator_loss", "d_real", "d_fake"):
+        assert all(math.isfinite(r[name]) for r in train_records), name
+    assert all(r["discriminator_updated"] in (0.0, 1.0) for r in train_records)
+    evals = {r["step"]: r["fid"] for r in records if r["split"] == "eval"}
+    assert result["best_checkpoint_step"] == min(evals, key=evals.get)
