@@ -34,8 +34,3 @@ def missing_mask(height: int, width: int, region: str) -> np.ndarray:
         "bottom_half": top,
     }[region]
     return ~given
-
-
-def quadrants_given(region: str) -> int | None:
-    """How many quadrants `region` shows (1, 2 or 3), or None for the bottom half."""
-    return int(region[-1]) if region.startswith("given") else None

@@ -49,9 +49,10 @@ def resize(images_NxHxWxC: np.ndarray, size: int) -> np.ndarray:
     return np.stack([resize_image(image, size) for image in images_NxHxWxC])
 
 
-def random_flip(example: dict, rng: np.random.Generator) -> dict:
-    """The example's image mirrored left to right with probability 1/2 (grain's random_map
-    draws `rng` from the pipeline's seed and the example's position, so resume replays it)."""
+def random_flip(example: dict, rng: np.random.Generator, keys=("image",)) -> dict:
+    """The example's images under `keys` (a pair's input and target alike) mirrored left to
+    right with probability 1/2 (grain's random_map draws `rng` from the pipeline's seed and the
+    example's position, so resume replays it)."""
     if rng.random() < 0.5:
-        example = {**example, "image": example["image"][:, ::-1]}
+        example = {**example, **{k: example[k][:, ::-1] for k in keys}}
     return example

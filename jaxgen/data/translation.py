@@ -19,12 +19,13 @@ are never seen by training: they only score the translations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import grain
 import ml_collections
 import numpy as np
 
-from jaxgen.data import masks
+from jaxgen.data import masks, preprocess
 from jaxgen.data.datasets import SPLITS, Split, load_split
 from jaxgen.data.pipeline import train_dataset
 from jaxgen.errors import UserError
@@ -111,13 +112,7 @@ def paired_train_dataset(split: Split, make: PairMaker, batch_size: int, seed: i
     is not taken here: the translation family runs on one process."""
     source = grain.MapDataset.source(_PairSource(split, make)).seed(seed).shuffle().repeat(None)
     if split.flip:
-
-        def flip(example, rng):
-            if rng.random() < 0.5:
-                example = {**example, "input": example["input"][:, ::-1]}
-                example["target"] = example["target"][:, ::-1]
-            return example
-
+        flip = functools.partial(preprocess.random_flip, keys=("input", "target"))
         source = source.random_map(flip, seed=seed)
     return source.batch(batch_size, drop_remainder=True).map(_to_unit)
 
@@ -178,7 +173,10 @@ def unpaired_train_dataset(domains: dict, batch_size: int, seed: int):
 
 
 def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    """Images with their channel axis repeated to `channels` (grey to RGB), or as they are."""
+    """Images with `channels` channels: grey repeated to colour, colour averaged to grey, or
+    as they are."""
     if images.shape[-1] == channels:
         return images
+    if channels == 1:
+        return images.mean(axis=-1, keepdims=True)
     return np.repeat(images, channels, axis=-1)

@@ -25,15 +25,6 @@ def _classifier(config, dataset: str):
     return load_classifier(dataset, config.get("preprocess"), progress=config.progress)
 
 
-def _matched(images: np.ndarray, channels: int) -> np.ndarray:
-    """Images with `channels` channels: grey repeated to colour, colour averaged to grey."""
-    if images.shape[-1] == channels:
-        return images
-    if channels == 1:
-        return images.mean(axis=-1, keepdims=True)
-    return data.to_channels(images, channels)
-
-
 def _classifier_text(classifier) -> str:
     return (
         f"jaxgen's feature classifier `{classifier.workdir.name}` (trained on the train split's "
@@ -66,10 +57,9 @@ def pix2pix_numbers(task, outputs, inputs, targets, labels) -> tuple[dict, str]:
             np.mean(classifier.probabilities(outputs).argmax(1) == labels)
         )
         masked = "masked" if task.completion else "inputs"
+        seen = data.to_channels(inputs, targets.shape[-1])
         numbers[f"{prefix}accuracy_{masked}"] = float(
-            np.mean(
-                classifier.probabilities(_matched(inputs, targets.shape[-1])).argmax(1) == labels
-            )
+            np.mean(classifier.probabilities(seen).argmax(1) == labels)
         )
         numbers["classifier_test_accuracy"] = classifier.test_accuracy
         numbers["fid"] = sample_quality.fid(
@@ -94,7 +84,7 @@ def pix2pix_report(task, params, history: History, workdir: pathlib.Path) -> Rep
     sections = [("Translation quality", text + "\n\n" + markdown_table(["metric", "value"], rows))]
     n = min(STRIP, len(targets))
     figures.image_rows(
-        [_matched(inputs[:n], targets.shape[-1]), outputs[:n], targets[:n]],
+        [data.to_channels(inputs[:n], targets.shape[-1]), outputs[:n], targets[:n]],
         ["input", "output", "target"],
         workdir / "translations.png",
         f"pix2pix: {task.config.paired.kind}, test examples",
@@ -130,7 +120,7 @@ def cyclegan_report(task, params, history: History, workdir: pathlib.Path) -> Re
             numbers[f"fid_{direction}"] = sample_quality.fid(
                 classifier.features(real), classifier.features(fake)
             )
-            untranslated = _matched(t[source], real.shape[-1])
+            untranslated = data.to_channels(t[source], real.shape[-1])
             numbers[f"fid_{direction}_untranslated"] = sample_quality.fid(
                 classifier.features(real), classifier.features(untranslated)
             )

@@ -82,13 +82,17 @@ class AutoencoderTask(LossTask):
         objective = config.objective
 
         @jax.jit
-        def corrupted_and_errors(params, x, index):
+        def errors(params, x, index):
             inputs = corrupt_fixed(objective, x, index)
             error = self._reconstruct(params, inputs) - x
             axes = tuple(range(1, x.ndim))
-            return inputs, jnp.mean(error**2, axes), jnp.mean(jnp.abs(error), axes)
+            return {
+                "input_mse": jnp.mean((inputs - x) ** 2, axes),
+                "mse": jnp.mean(error**2, axes),
+                "l1": jnp.mean(jnp.abs(error), axes),
+            }
 
-        self._corrupted_and_errors = corrupted_and_errors
+        self._errors = errors
 
     def init_params(self, key: jax.Array):
         return self.model.init(key, jnp.zeros((1, *self.train_split.image_shape)))
@@ -105,13 +109,7 @@ class AutoencoderTask(LossTask):
         """Per example of the split: the input's squared error to the clean image (0 unless
         denoising), and the reconstruction's MSE and L1 to it, in chunks."""
         x = self.images[split]
-        index = np.arange(len(x), dtype=np.int32)
-
-        def chunk(params, x, index):
-            inputs, mse, l1 = self._corrupted_and_errors(params, x, index)
-            return {"input_mse": jnp.mean((inputs - x) ** 2, (1, 2, 3)), "mse": mse, "l1": l1}
-
-        return batched(chunk, params, x, index)
+        return batched(self._errors, params, x, np.arange(len(x), dtype=np.int32))
 
     def reconstructions(self, params, split: str, count: int) -> np.ndarray:
         """The reconstructions of the split's first `count` (corrupted, when denoising) inputs,

@@ -32,10 +32,10 @@ import optax
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses.bigan import discriminator_loss, encoder_generator_loss
 from jaxgen.metrics import sample_quality
-from jaxgen.metrics.classifier import load_classifier
 from jaxgen.models.bigan import build_bigan, encode
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.base import History
+from jaxgen.tasks.features import ClassifierFeatures
 from jaxgen.tasks.gan import CHUNK, NOISE_KEYS, SNAPSHOT_NOISE_KEY, to_unit
 from jaxgen.train.state import PyTree, TrainState, adam
 
@@ -49,7 +49,7 @@ class BiGANState(TrainState):
     batch_stats: PyTree  # {"generator": ...}
 
 
-class BiGANTask:
+class BiGANTask(ClassifierFeatures):
     batch_axis = 0
     best_metric = "fid"
     best_mode = "min"
@@ -75,7 +75,6 @@ class BiGANTask:
             "discriminator": config.discriminator_learning_rate,
         }
         self.txs = {g: adam(config, rates[g]) for g in GROUPS}
-        self._real_features: dict[str, np.ndarray] = {}
         self._generate = jax.jit(lambda g_vars, z: self.generator.apply(g_vars, z, train=False))
         self._encode = jax.jit(lambda e_params, x: encode(self.encoder, e_params, x, None))
         self._reconstruct = jax.jit(
@@ -204,18 +203,6 @@ class BiGANTask:
         }
 
     # -- evaluation --------------------------------------------------------------------------
-
-    @property
-    def classifier(self):
-        """The feature classifier of this data set (trained and cached on first use)."""
-        return load_classifier(
-            self.config.dataset, self.config.get("preprocess"), progress=self.config.progress
-        )
-
-    def real_features(self, split: str) -> np.ndarray:
-        if split not in self._real_features:
-            self._real_features[split] = self.classifier.features(self.splits[split].pixel_view())
-        return self._real_features[split]
 
     def sample(self, params, n: int, key_seed: int) -> np.ndarray:
         """n generated images in [-1, 1] from fixed noise, in chunks."""

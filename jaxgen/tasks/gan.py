@@ -25,11 +25,11 @@ from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.mixtures import MIXTURES, mixture_dataset, mode_centers
 from jaxgen.losses.gan import check_loss
 from jaxgen.metrics import modes, sample_quality
-from jaxgen.metrics.classifier import load_classifier
 from jaxgen.models.gan import build_players
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks import adversarial
 from jaxgen.tasks.base import History
+from jaxgen.tasks.features import ClassifierFeatures
 from jaxgen.train.state import adam
 
 # Fixed keys, independent of the run's seed.
@@ -153,7 +153,7 @@ class MixtureGANTask(_TwoPlayerGAN):
         return gan.mixture_report(self, params, history, workdir)
 
 
-class ImageGANTask(_TwoPlayerGAN):
+class ImageGANTask(ClassifierFeatures, _TwoPlayerGAN):
     """A GAN on an image data set; evaluates FID in a jaxgen-trained classifier's features (on a
     set without labels, which has no such classifier, only D(x), and ranks no checkpoints)."""
 
@@ -172,25 +172,10 @@ class ImageGANTask(_TwoPlayerGAN):
             self.train_split.labels_N is not None or self.train_split.attributes_NxA is not None
         )
         self.best_metric = "fid" if self.has_feature_network else None
-        self._real_features: dict[str, np.ndarray] = {}
 
     def train_dataset(self, seed: int):
         images = train_dataset(self.train_split, self.real_batch_size(), seed)
         return images.map(lambda b: {"x": b["image"] * 2.0 - 1.0, "label": b["label"]})
-
-    @property
-    def classifier(self):
-        """The feature classifier of this data set (trained and cached on first use)."""
-        return load_classifier(
-            self.config.dataset, self.config.get("preprocess"), progress=self.config.progress
-        )
-
-    def real_features(self, split: str) -> np.ndarray:
-        """The classifier's features of a split's images: the reference of its FID (computed
-        once per split)."""
-        if split not in self._real_features:
-            self._real_features[split] = self.classifier.features(self.splits[split].pixel_view())
-        return self._real_features[split]
 
     def evaluate(self, params, split: str) -> dict[str, float]:
         """FID of `eval_samples` generated images against the split's images (when the set has

@@ -34,12 +34,12 @@ from jaxgen.configs.autoencoder import objective_config
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses.autoencoder import make_autoencoder_loss
 from jaxgen.losses.vae import log_bernoulli, make_log_weights, make_vae_loss, resolve_objective
-from jaxgen.metrics.classifier import load_classifier
 from jaxgen.models.autoencoders import build_autoencoder
 from jaxgen.models.vae import build_vae
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.autoencoder import EVAL_SPLITS, batched
 from jaxgen.tasks.base import History, LossTask
+from jaxgen.tasks.features import ClassifierFeatures
 from jaxgen.tasks.vae import TEST_BINARIZATION_KEY, binarized
 from jaxgen.train.state import make_optimizer
 
@@ -47,7 +47,7 @@ ELBO_KEY = 0xE1  # draws of the evaluation's ELBO (fixed: every run and seed the
 REPORT_KINDS = ("latent_sampling", "clustering")
 
 
-class LatentCodesTask(LossTask):
+class LatentCodesTask(ClassifierFeatures, LossTask):
     """Trains an AE and a VAE of the same network side by side (see the module docstring)."""
 
     batch_axis = 0
@@ -168,13 +168,6 @@ class LatentCodesTask(LossTask):
         VAE ("vae": E[x | z])."""
         fn = self._decode_ae if model == "ae" else self._decode_vae
         return batched(fn, params, np.asarray(codes, np.float32))
-
-    @property
-    def classifier(self):
-        """The digit feature classifier of this data set (trained and cached on first use)."""
-        return load_classifier(
-            self.config.dataset, self.config.get("preprocess"), progress=self.config.progress
-        )
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import latent_codes

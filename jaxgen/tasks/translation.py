@@ -143,7 +143,8 @@ class _Translation:
     def _group(self, params: dict, group: str) -> dict:
         return {name: params[name] for name in self.groups[group]}
 
-    def _update(self, state, params, group, grads, opt_state):
+    def _update(self, params, group, grads, opt_state):
+        """The params after the group's Adam update; stores its new state in `opt_state`."""
         updates, opt_state[group] = self.tx.update(
             grads, opt_state[group], self._group(params, group)
         )
@@ -201,13 +202,15 @@ class Pix2PixTask(_Translation):
             x, y = _to_model(batch["input"]), _to_model(batch["target"])
             params, stats, opt_state = state.params, state.batch_stats, dict(state.opt_state)
 
-            def generate(g_params, stats):
+            def generate(g_params):
                 return self.apply(
                     "generator", {**params, "generator": g_params}, stats, x, True, key
                 )
 
-            fake, _ = generate(params["generator"], stats)  # the same dropout draw as G's update
-            fake = jax.lax.stop_gradient(fake)
+            # One forward pass of G: its output is D's fake now and, through its pullback, gives
+            # G's gradient against the updated D below (the same dropout draw for both).
+            out, pullback, stats = jax.vjp(generate, params["generator"], has_aux=True)
+            fake = jax.lax.stop_gradient(out)
 
             def d_objective(d_params):
                 both = {**params, "discriminator": d_params}
@@ -219,24 +222,19 @@ class Pix2PixTask(_Translation):
                 return losses.discriminator(mode, real_logits, fake_logits), new_stats
 
             (d_loss, stats), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-                self._group(params, "discriminators")["discriminator"]
+                params["discriminator"]
             )
-            params = self._update(
-                state, params, "discriminators", {"discriminator": d_grads}, opt_state
-            )
+            params = self._update(params, "discriminators", {"discriminator": d_grads}, opt_state)
 
-            def g_objective(g_params):
-                out, new_stats = generate(g_params, stats)
+            def g_objective(out):
                 logits, _ = self.apply(
-                    "discriminator", params, new_stats, jnp.concatenate([x, out], -1), False
+                    "discriminator", params, stats, jnp.concatenate([x, out], -1), False
                 )
-                total, parts = losses.pix2pix_generator(mode, logits, out, y, weight)
-                return total, (new_stats, parts)
+                return losses.pix2pix_generator(mode, logits, out, y, weight)
 
-            (g_loss, (stats, parts)), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
-                params["generator"]
-            )
-            params = self._update(state, params, "generators", {"generator": g_grads}, opt_state)
+            (g_loss, parts), out_grad = jax.value_and_grad(g_objective, has_aux=True)(out)
+            (g_grads,) = pullback(out_grad)
+            params = self._update(params, "generators", {"generator": g_grads}, opt_state)
             new_state = state.replace(
                 step=state.step + 1, params=params, opt_state=opt_state, batch_stats=stats
             )
@@ -351,7 +349,7 @@ class CycleGANTask(_Translation):
             (g_loss, (stats, fake_a, fake_b, parts)), g_grads = jax.value_and_grad(
                 g_objective, has_aux=True
             )(self._group(params, "generators"))
-            params = self._update(state, params, "generators", g_grads, opt_state)
+            params = self._update(params, "generators", g_grads, opt_state)
 
             key_a, key_b = jax.random.split(key)
             pool_a, seen_a = image_pool.query(
@@ -372,7 +370,7 @@ class CycleGANTask(_Translation):
             (d_loss, (stats, loss_a, loss_b)), d_grads = jax.value_and_grad(
                 d_objective, has_aux=True
             )(self._group(params, "discriminators"))
-            params = self._update(state, params, "discriminators", d_grads, opt_state)
+            params = self._update(params, "discriminators", d_grads, opt_state)
             new_state = state.replace(
                 step=state.step + 1,
                 params=params,

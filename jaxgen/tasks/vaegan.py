@@ -35,7 +35,8 @@ from jaxgen.metrics import sample_quality
 from jaxgen.models.vaegan import build_vaegan
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.base import History
-from jaxgen.tasks.gan import CHUNK, NOISE_KEYS, SNAPSHOT_NOISE_KEY, ImageGANTask, to_unit
+from jaxgen.tasks.features import ClassifierFeatures
+from jaxgen.tasks.gan import CHUNK, NOISE_KEYS, SNAPSHOT_NOISE_KEY, to_unit
 from jaxgen.train.state import PyTree, TrainState, adam
 
 PLAYERS = ("encoder", "decoder", "discriminator")
@@ -49,16 +50,12 @@ class VAEGANState(TrainState):
     batch_stats: PyTree  # {"decoder": ...}
 
 
-class VAEGANTask:
+class VAEGANTask(ClassifierFeatures):
     """Trains a VAE-GAN on an image set; evaluates prior samples' FID and reconstruction MSE."""
 
     batch_axis = 0
     best_mode = "min"
     conditional = False  # what reports/gan.py's sample-quality section reads
-
-    # The feature classifier and the real features of a split, as the image GANs have them.
-    classifier = ImageGANTask.classifier
-    real_features = ImageGANTask.real_features
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -71,7 +68,6 @@ class VAEGANTask:
             self.train_split.labels_N is not None or self.train_split.attributes_NxA is not None
         )
         self.best_metric = "fid" if self.has_feature_network else "recon_mse"
-        self._real_features: dict[str, np.ndarray] = {}
         self.encoder, self.decoder, self.discriminator = build_vaegan(
             config.model, self.image_shape
         )
