@@ -49,6 +49,9 @@ def bigan_config(**overrides) -> ml_collections.ConfigDict:
         eval_samples=1000,
         probe_train_examples=0,
         model=bigan_model_config(),
+        # The encoder's and generator's weight average for evaluation (0: none), as the
+        # DCGAN's generator (tasks/adversarial.py).
+        objective=ml_collections.ConfigDict({"average_decay": 0.999}),
     )
     config.update(overrides)
     return config

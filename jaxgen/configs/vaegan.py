@@ -35,6 +35,9 @@ def vaegan_objective_config(**overrides) -> ml_collections.ConfigDict:
             "equilibrium": False,  # the reference's margin rule
             "equilibrium_value": EQUILIBRIUM,
             "margin": 0.35,
+            # The encoder's and decoder's weight average for evaluation (0: none), as the
+            # DCGAN's generator (tasks/adversarial.py).
+            "average_decay": 0.999,
         }
     )
     block.update(overrides)

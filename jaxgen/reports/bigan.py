@@ -1,6 +1,7 @@
 """The BiGAN report: sample FID, reconstructions G(E(x)) (their FID, L1 and whether the feature
-classifier gives them x's class), and linear probes on the encoder's codes against PCA codes of
-the same size and raw pixels; samples, reconstructions and training curves as figures."""
+classifier gives them x's class), and linear probes and k-means clustering on the encoder's codes
+against PCA codes of the same size and raw pixels; samples, reconstructions and training curves
+as figures."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from jaxgen.metrics import sample_quality
+from jaxgen.metrics import clustering, sample_quality
 from jaxgen.metrics.linear import fit_pca
 from jaxgen.reports.markdown import Report, markdown_table
 from jaxgen.tasks.base import History
-from jaxgen.tasks.gan import NOISE_KEYS, to_unit
+from jaxgen.tasks.gan import NOISE_KEYS
 from jaxgen.viz import figures
 
 PROBE_SEED = 0  # the logistic regressions' and PCA's random_state, and the probe subset's order
@@ -45,7 +46,9 @@ def _probe_rows(task, n: int) -> np.ndarray:
 
 def probe_numbers(task, params) -> dict[str, float]:
     """Linear-probe test accuracy on E's codes, on PCA codes of the same size (fitted on the
-    train rows) and on raw pixels; every probe fits on the same train rows."""
+    train rows) and on raw pixels, every probe fitted on the same train rows; and k-means with
+    k = the number of classes on the same test features (`cluster_acc_*`, `nmi_*`, `ari_*`;
+    metrics/clustering.py)."""
     rows = _probe_rows(task, task.config.get("probe_train_examples", 0))
     train_pixels = np.asarray(task.train_split.pixel_view()[rows])
     test = task.splits["test"]
@@ -54,17 +57,45 @@ def probe_numbers(task, params) -> dict[str, float]:
     flat_train = train_pixels.reshape(len(train_pixels), -1)
     flat_test = test_pixels.reshape(len(test_pixels), -1)
     pca = fit_pca(flat_train, min(task.latent_size, *flat_train.shape), seed=PROBE_SEED)
-    return {
-        "probe_accuracy_bigan": linear_probe_accuracy(
-            task.codes(params, train_pixels), y_train, task.codes(params, test_pixels), y_test
-        ),
-        "probe_accuracy_pca": linear_probe_accuracy(
-            pca.transform(flat_train), y_train, pca.transform(flat_test), y_test
-        ),
-        "probe_accuracy_pixels": linear_probe_accuracy(flat_train, y_train, flat_test, y_test),
-        "probe_train_examples": len(rows),
-        "probe_test_examples": len(test_pixels),
+    features = {  # (train, test) features of each kind
+        "bigan": (task.codes(params, train_pixels), task.codes(params, test_pixels)),
+        "pca": (pca.transform(flat_train), pca.transform(flat_test)),
+        "pixels": (flat_train, flat_test),
     }
+    numbers = {"probe_train_examples": len(rows), "probe_test_examples": len(test_pixels)}
+    k = task.train_split.num_classes
+    for name, (train_x, test_x) in features.items():
+        numbers[f"probe_accuracy_{name}"] = linear_probe_accuracy(train_x, y_train, test_x, y_test)
+        scores = clustering.kmeans_scores(test_x, y_test, k, seed=PROBE_SEED)
+        numbers.update({f"{s}_{name}": scores[s] for s in ("nmi", "ari")})
+        numbers[f"cluster_acc_{name}"] = scores["accuracy"]
+    numbers["cluster_k"] = k
+    return numbers
+
+
+def _clustering_text(task, numbers: dict, test_count: int) -> str:
+    names = {
+        "bigan": f"BiGAN encoder E(x) ({task.latent_size})",
+        "pca": f"PCA codes ({task.latent_size}, fitted on train)",
+        "pixels": "raw pixels",
+    }
+    rows = [
+        [
+            label,
+            f"{numbers[f'cluster_acc_{name}']:.3f}",
+            f"{numbers[f'nmi_{name}']:.3f}",
+            f"{numbers[f'ari_{name}']:.3f}",
+        ]
+        for name, label in names.items()
+    ]
+    return (
+        f"k-means (scikit-learn, k = {numbers['cluster_k']}, k-means++ with n_init = 10, seed "
+        f"{PROBE_SEED}) on the {test_count} test images' features, scored against their "
+        "classes: clustering accuracy (the best one-to-one map of clusters to classes, "
+        "Hungarian algorithm), NMI and ARI (scikit-learn). `experiments/clustering.py` gives "
+        "the same for AE codes and VAE means, beside the DEC paper's anchors.\n\n"
+        + markdown_table(["features", "accuracy", "NMI", "ARI"], rows)
+    )
 
 
 def report(task, params, history: History, workdir: pathlib.Path) -> Report:
@@ -72,7 +103,7 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     test = task.splits["test"]
     classifier = task.classifier
     n = min(cfg.report_samples, len(task.train_split))
-    samples = to_unit(task.sample(params, n, NOISE_KEYS["test"]))
+    samples = task.sample_pixels(params, n, NOISE_KEYS["test"])
     numbers = {
         "fid_bigan": sample_quality.fid(task.real_features("test"), classifier.features(samples)),
         "report_samples": n,
@@ -96,8 +127,13 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         "discriminator update then one joint encoder+generator update per step, with the "
         f"non-saturating (label-swapped) objective; Adam, learning rates E/G "
         f"{cfg.generator_learning_rate:g} / D {cfg.discriminator_learning_rate:g}, betas "
-        f"({cfg.adam_b1:g}, {cfg.adam_b2:g}), batch {cfg.batch_size}. Evaluated with the final "
-        "weights (no weight average), fixed noise and the encoder's mean code."
+        f"({cfg.adam_b1:g}, {cfg.adam_b2:g}), batch {cfg.batch_size}. Evaluated with "
+        + (
+            f"the encoder's and generator's weight averages (decay {cfg.objective.average_decay:g})"
+            if cfg.objective.average_decay > 0
+            else "the final weights"
+        )
+        + ", fixed noise and the encoder's mean code."
     )
     text = (
         f"In the 128-d feature space of jaxgen's feature classifier "
@@ -139,6 +175,7 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
                 ),
             )
         )
+        sections.append(("Clustering", _clustering_text(task, numbers, len(test))))
 
     columns = 10
     figure_files = []

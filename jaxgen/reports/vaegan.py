@@ -30,8 +30,14 @@ def _protocol(task) -> str:
         f"constant dropped); decoder loss gamma * L_llike + {obj.adversarial_weight:g} * "
         f"{obj.generator_loss} GAN loss with gamma {obj.gamma:g}; reconstructions and prior "
         f"samples both fakes; {rule}; Adam {cfg.learning_rate:g} per player, betas "
-        f"({cfg.adam_b1:g}, {cfg.adam_b2:g}), batch {cfg.batch_size}, {cfg.steps} steps"
-        "; samples from fixed noise."
+        f"({cfg.adam_b1:g}, {cfg.adam_b2:g}), batch {cfg.batch_size}, {cfg.steps} steps; "
+        + (
+            f"evaluated with the encoder's and decoder's weight averages (decay "
+            f"{obj.average_decay:g})"
+            if obj.average_decay > 0
+            else "evaluated with the final weights"
+        )
+        + "; samples from fixed noise."
     )
 
 

@@ -29,6 +29,7 @@ TASKS = {
     "completion": ("jaxgen.tasks.completion", "CompletionTask"),
     "vaegan": ("jaxgen.tasks.vaegan", "VAEGANTask"),
     "latent_codes": ("jaxgen.tasks.latent_codes", "LatentCodesTask"),
+    "comparison": ("jaxgen.tasks.comparison", "ComparisonTask"),
 }
 
 

@@ -75,6 +75,13 @@ def average_decay(decay: float, updates: jax.Array) -> jax.Array:
     return jnp.minimum(decay, (1.0 + n) / (10.0 + n))
 
 
+def moving_average(average: PyTree, params: PyTree, decay: float, updates: jax.Array) -> PyTree:
+    """The weight average once `params` are the weights after `updates` + 1 updates, with
+    `average_decay`'s schedule; decay 0 makes the average the weights themselves."""
+    step_size = 1.0 - average_decay(decay, updates)
+    return optax.incremental_update(params, average, step_size=step_size)
+
+
 def init_adversarial_state(
     players: Players, txs: dict[str, optax.GradientTransformation], key: jax.Array
 ) -> GANState:
@@ -212,8 +219,9 @@ def make_adversarial_step(
         updates, g_opt = txs["generator"].update(grads, state.opt_state["generator"], g_params)
         g_params = optax.apply_updates(g_params, updates)
 
-        decay = average_decay(objective.average_decay, state.step)
-        average = optax.incremental_update(g_params, state.generator_average, step_size=1.0 - decay)
+        average = moving_average(
+            state.generator_average, g_params, objective.average_decay, state.step
+        )
         new_state = state.replace(
             step=state.step + 1,
             params={"generator": g_params, "discriminator": d_params},

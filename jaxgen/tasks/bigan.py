@@ -8,6 +8,9 @@ has its own Adam (the same rate for E and G), in a `BiGANState`:
   params       {"encoder", "generator", "discriminator"}
   opt_state    {"encoder", "generator", "discriminator"}
   batch_stats  {"generator": ...}  (the DCGAN generator's batch norm)
+  average      {"encoder", "generator"}: exponential moving averages of their weights (decay
+               `objective.average_decay`, the GANs' schedule, tasks/adversarial.py), which every
+               evaluation uses when the decay is above 0
 The step key is split into one key for the discriminator update (its z, the encoder's noise when
 stochastic, dropout) and one for the (E, G) update.
 
@@ -34,12 +37,14 @@ from jaxgen.losses.bigan import discriminator_loss, encoder_generator_loss
 from jaxgen.metrics import sample_quality
 from jaxgen.models.bigan import build_bigan, encode
 from jaxgen.reports.markdown import Report
+from jaxgen.tasks.adversarial import moving_average
 from jaxgen.tasks.base import History
 from jaxgen.tasks.features import ClassifierFeatures
 from jaxgen.tasks.gan import CHUNK, NOISE_KEYS, SNAPSHOT_NOISE_KEY, to_unit
 from jaxgen.train.state import PyTree, TrainState, adam
 
 GROUPS = ("encoder", "generator", "discriminator")
+AVERAGED = ("encoder", "generator")  # the networks a sample or a reconstruction goes through
 
 
 @flax.struct.dataclass
@@ -47,6 +52,7 @@ class BiGANState(TrainState):
     """params and opt_state hold the three networks (by GROUPS name)."""
 
     batch_stats: PyTree  # {"generator": ...}
+    average: PyTree  # {"encoder": ..., "generator": ...}
 
 
 class BiGANTask(ClassifierFeatures):
@@ -123,6 +129,8 @@ class BiGANTask(ClassifierFeatures):
             params=params,
             opt_state={g: self.txs[g].init(params[g]) for g in GROUPS},
             batch_stats={"generator": g_vars.get("batch_stats", {})},
+            # Copies, so that a state built outside jit owns separate buffers (donation).
+            average={g: jax.tree.map(jnp.copy, params[g]) for g in AVERAGED},
         )
 
     def train_step(self, state: BiGANState, batch: dict, key: jax.Array):
@@ -179,11 +187,16 @@ class BiGANTask(ClassifierFeatures):
             "generator_grad_norm": optax.tree.norm(eg_grads["generator"]),
             **aux,
         }
+        decay = self.config.objective.average_decay
         new_state = state.replace(
             step=state.step + 1,
             params=new_params,
             opt_state=new_opt,
             batch_stats={"generator": g_stats},
+            average={
+                g: moving_average(state.average[g], new_params[g], decay, state.step)
+                for g in AVERAGED
+            },
         )
         return new_state, jax.tree.map(lambda m: m.astype(jnp.float32), metrics)
 
@@ -192,11 +205,14 @@ class BiGANTask(ClassifierFeatures):
         return images.map(lambda b: {"x": b["image"] * 2.0 - 1.0})
 
     def eval_params(self, state: BiGANState) -> dict:
-        """{"encoder": params, "generator": variables, "discriminator": params}."""
+        """{"encoder": params, "generator": variables, "discriminator": params}: the encoder's
+        and generator's weight averages when `objective.average_decay` > 0 (with the live
+        generator's batch-norm averages), else their weights."""
+        weights = state.average if self.config.objective.average_decay > 0 else state.params
         return {
-            "encoder": state.params["encoder"],
+            "encoder": weights["encoder"],
             "generator": {
-                "params": state.params["generator"],
+                "params": weights["generator"],
                 "batch_stats": state.batch_stats["generator"],
             },
             "discriminator": state.params["discriminator"],
@@ -212,6 +228,10 @@ class BiGANTask(ClassifierFeatures):
             z = self.latents(jax.random.fold_in(key, start), min(CHUNK, n - start))
             parts.append(np.asarray(self._generate(params["generator"], z)))
         return np.concatenate(parts)
+
+    def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
+        """n generated images in [0, 1] from fixed noise."""
+        return to_unit(self.sample(params, n, key_seed))
 
     def codes(self, params, pixels) -> np.ndarray:
         """E(x) (the mean of a stochastic encoder) of images in [0, 1] (an array or a split's
@@ -244,12 +264,12 @@ class BiGANTask(ClassifierFeatures):
 
     def evaluate(self, params, split: str) -> dict[str, float]:
         n = self.config.eval_samples
-        samples = to_unit(self.sample(params, n, NOISE_KEYS[split]))
+        samples = self.sample_pixels(params, n, NOISE_KEYS[split])
         fid = sample_quality.fid(self.real_features(split), self.classifier.features(samples))
         return {"fid": fid, **self.reconstruction_numbers(params, split, n)}
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
-        return {"samples": to_unit(self.sample(params, 10, SNAPSHOT_NOISE_KEY))}
+        return {"samples": self.sample_pixels(params, 10, SNAPSHOT_NOISE_KEY)}
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import bigan

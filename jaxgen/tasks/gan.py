@@ -192,8 +192,12 @@ class ImageGANTask(ClassifierFeatures, _TwoPlayerGAN):
             numbers["fid"] = sample_quality.fid(self.real_features(split), fake_features)
         return numbers
 
+    def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
+        """n generated images in [0, 1] from fixed noise (labels cycling when conditional)."""
+        return to_unit(self.sample(params, n, key_seed)[0])
+
     def snapshot(self, params) -> dict[str, np.ndarray]:
-        return {"samples": to_unit(self.sample(params, 10, SNAPSHOT_NOISE_KEY)[0])}
+        return {"samples": self.sample_pixels(params, 10, SNAPSHOT_NOISE_KEY)}
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import gan

@@ -226,13 +226,16 @@ class Pix2PixTask(_Translation):
             )
             params = self._update(params, "discriminators", {"discriminator": d_grads}, opt_state)
 
+            # D stays in train mode for G's gradient (batch statistics of the fake pairs, as the
+            # reference's netD does in backward_G); its running averages advance again.
             def g_objective(out):
-                logits, _ = self.apply(
-                    "discriminator", params, stats, jnp.concatenate([x, out], -1), False
+                logits, new_stats = self.apply(
+                    "discriminator", params, stats, jnp.concatenate([x, out], -1), True
                 )
-                return losses.pix2pix_generator(mode, logits, out, y, weight)
+                g_loss, parts = losses.pix2pix_generator(mode, logits, out, y, weight)
+                return g_loss, (parts, new_stats)
 
-            (g_loss, parts), out_grad = jax.value_and_grad(g_objective, has_aux=True)(out)
+            (g_loss, (parts, stats)), out_grad = jax.value_and_grad(g_objective, has_aux=True)(out)
             (g_grads,) = pullback(out_grad)
             params = self._update(params, "generators", {"generator": g_grads}, opt_state)
             new_state = state.replace(
@@ -338,8 +341,10 @@ class CycleGANTask(_Translation):
                     idt_b, s = self.apply("g_ba", p, s, a, True)
                 else:
                     idt_a, idt_b = b, a
-                logits_ab, _ = self.apply("d_b", p, s, fake_b, False)
-                logits_ba, _ = self.apply("d_a", p, s, fake_a, False)
+                # The discriminators in train mode, as the reference's (batch statistics when
+                # norm is batch; instance norm has none).
+                logits_ab, s = self.apply("d_b", p, s, fake_b, True)
+                logits_ba, s = self.apply("d_a", p, s, fake_a, True)
                 total, parts = losses.cycle_generators(
                     mode, logits_ab, logits_ba, a, b, rec_a, rec_b, idt_a, idt_b,
                     o.lambda_a, o.lambda_b, o.identity,

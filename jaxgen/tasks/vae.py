@@ -105,15 +105,11 @@ class VAETask(LossTask):
     def snapshot(self, params) -> dict[str, np.ndarray]:
         """E[x | z] for 20 fixed prior draws, and ten validation inputs above E[x | mean code]
         (TensorBoard's image tab)."""
-        z = np.asarray(
-            jax.random.normal(jax.random.key(SNAPSHOT_KEY), (20, self.config.model.latent_size))
-        )
-        labels = np.arange(20) % max(self.num_classes, 1)
         x, y = self.images["validation"][:10], self.labels["validation"][:10]
         mean, _ = self.encode(params, x, y)
         recon = self.decode(params, mean, y)
         return {
-            "samples": self.decode(params, z, labels),
+            "samples": self.sample_pixels(params, 20, SNAPSHOT_KEY),
             "reconstructions": np.concatenate([x, recon]),
         }
 
@@ -139,3 +135,17 @@ class VAETask(LossTask):
         """E[x | z] in pixel space for every code (labels default to class 0)."""
         labels = np.zeros(len(codes), np.int32) if labels is None else np.asarray(labels, np.int32)
         return batched(self._mean_image, params, np.asarray(codes, np.float32), labels)
+
+    def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
+        """E[x | z] (pixels in [0, 1]) of n prior draws z ~ N(0, I) from a fixed key; the labels
+        cycle through the classes when the VAE is conditional."""
+        shape = (n, self.config.model.latent_size)
+        z = np.asarray(jax.random.normal(jax.random.key(key_seed), shape))
+        return self.decode(params, z, np.arange(n) % max(self.num_classes, 1))
+
+    def reconstructions(self, params, pixels) -> np.ndarray:
+        """E[x | mean of q(z | x)] in [0, 1] of images in [0, 1] (an array or a split's pixel
+        view), unconditioned (class 0 when conditional)."""
+        labels = np.zeros(len(pixels), np.int32)
+        mean, _ = self.encode(params, pixels, labels)
+        return self.decode(params, mean, labels)

@@ -11,6 +11,9 @@ The state is a `VAEGANState`:
   params       {"encoder", "decoder", "discriminator"}
   opt_state    {"encoder", "decoder", "discriminator"}
   batch_stats  {"decoder": the decoder's batch-norm running averages}
+  average      {"encoder", "decoder"}: exponential moving averages of their weights (decay
+               `objective.average_decay`, the GANs' schedule, tasks/adversarial.py), which every
+               evaluation uses when the decay is above 0
 
 Images are mapped to [-1, 1] (the decoder's tanh range). Evaluation, as `ImageGANTask`'s: FID of
 `eval_samples` prior samples from a fixed noise key against the split, in the feature space of
@@ -34,12 +37,14 @@ from jaxgen.losses.vaegan import make_player_gradients
 from jaxgen.metrics import sample_quality
 from jaxgen.models.vaegan import build_vaegan
 from jaxgen.reports.markdown import Report
+from jaxgen.tasks.adversarial import moving_average
 from jaxgen.tasks.base import History
 from jaxgen.tasks.features import ClassifierFeatures
 from jaxgen.tasks.gan import CHUNK, NOISE_KEYS, SNAPSHOT_NOISE_KEY, to_unit
 from jaxgen.train.state import PyTree, TrainState, adam
 
 PLAYERS = ("encoder", "decoder", "discriminator")
+AVERAGED = ("encoder", "decoder")  # the players a sample or a reconstruction goes through
 
 
 @flax.struct.dataclass
@@ -48,6 +53,7 @@ class VAEGANState(TrainState):
     statistics."""
 
     batch_stats: PyTree  # {"decoder": ...}
+    average: PyTree  # {"encoder": ..., "decoder": ...}
 
 
 class VAEGANTask(ClassifierFeatures):
@@ -101,6 +107,8 @@ class VAEGANTask(ClassifierFeatures):
             params=params,
             opt_state={p: self.txs[p].init(params[p]) for p in PLAYERS},
             batch_stats={"decoder": dec_vars["batch_stats"]},
+            # Copies, so that a state built outside jit owns separate buffers (donation).
+            average={p: jax.tree.map(jnp.copy, params[p]) for p in AVERAGED},
         )
 
     def train_step(self, state: VAEGANState, batch: dict, key: jax.Array):
@@ -122,11 +130,15 @@ class VAEGANTask(ClassifierFeatures):
         opt_state["discriminator"] = jax.tree.map(
             keep, opt_state["discriminator"], state.opt_state["discriminator"]
         )
+        decay = self.config.objective.average_decay
         new_state = state.replace(
             step=state.step + 1,
             params=params,
             opt_state=opt_state,
             batch_stats={"decoder": dec_stats},
+            average={
+                p: moving_average(state.average[p], params[p], decay, state.step) for p in AVERAGED
+            },
         )
         return new_state, jax.tree.map(lambda m: jnp.asarray(m, jnp.float32), metrics)
 
@@ -135,10 +147,14 @@ class VAEGANTask(ClassifierFeatures):
         return images.map(lambda b: {"x": b["image"] * 2.0 - 1.0, "label": b["label"]})
 
     def eval_params(self, state: VAEGANState):
+        """The players' variables for evaluation: the encoder's and the decoder's weight
+        averages when `objective.average_decay` > 0 (with the live decoder's batch-norm
+        averages), else their weights."""
+        weights = state.average if self.config.objective.average_decay > 0 else state.params
         return {
-            "encoder": {"params": state.params["encoder"]},
+            "encoder": {"params": weights["encoder"]},
             "decoder": {
-                "params": state.params["decoder"],
+                "params": weights["decoder"],
                 "batch_stats": state.batch_stats["decoder"],
             },
             "discriminator": {"params": state.params["discriminator"]},
@@ -185,8 +201,12 @@ class VAEGANTask(ClassifierFeatures):
             numbers["fid"] = sample_quality.fid(self.real_features(split), fake_features)
         return numbers
 
+    def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
+        """n prior samples Dec(z_p) in [0, 1] from a fixed noise key."""
+        return to_unit(self.sample(params, n, key_seed)[0])
+
     def snapshot(self, params) -> dict[str, np.ndarray]:
-        return {"samples": to_unit(self.sample(params, 10, SNAPSHOT_NOISE_KEY)[0])}
+        return {"samples": self.sample_pixels(params, 10, SNAPSHOT_NOISE_KEY)}
 
     def report(self, params, history: History, workdir: pathlib.Path) -> Report:
         from jaxgen.reports import vaegan

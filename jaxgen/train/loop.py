@@ -196,15 +196,17 @@ def restore_params(workdir: str | pathlib.Path, step: int | None = None):
     analysis in Python; read from the checkpoint alone (no data set, no task).
 
     With `--config.seeds`, every leaf has a leading replica axis (`replicas.replica(params, r)`
-    takes seed r's)."""
+    takes seed r's). A comparison's (tasks/comparison.py) are {member: that member's params}."""
     workdir, config = _saved_run(workdir)
     checkpoints = Checkpoints(workdir / "checkpoints", keep=config.keep_checkpoints)
     step = checkpoints.latest_step() if step is None else step
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
-    params = checkpoints.restore(step)["params"]
+    state = checkpoints.restore(step)
     checkpoints.close()
-    return params
+    if "params" not in state and "members" in state:  # a comparison: its members' states
+        return {name: member["params"] for name, member in state["members"].items()}
+    return state["params"]
 
 
 def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[str, str]]:

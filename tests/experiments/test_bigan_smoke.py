@@ -19,6 +19,11 @@ KEYS = (
     "probe_accuracy_bigan",
     "probe_accuracy_pca",
     "probe_accuracy_pixels",
+    "cluster_acc_bigan",
+    "cluster_acc_pca",
+    "cluster_acc_pixels",
+    "nmi_bigan",
+    "ari_bigan",
 )
 FIGURES = ("reconstructions", "samples", "samples_over_training", "fid_over_training", "d_of_x")
 
@@ -27,10 +32,18 @@ def test_bigan_smoke(tmp_path):
     result = train(smoke_config("bigan", progress="false"), tmp_path)
     for key in KEYS:
         assert math.isfinite(result[key]), key
-    for key in ("bigan_label_agreement", "probe_accuracy_bigan", "probe_accuracy_pca"):
+    for key in (
+        "bigan_label_agreement",
+        "probe_accuracy_bigan",
+        "probe_accuracy_pca",
+        "cluster_acc_bigan",
+        "nmi_bigan",
+    ):
         assert 0 <= result[key] <= 1, key
-    # Raw 8x8 pixels are linearly separable enough for any probe to beat chance by far.
+    # Raw 8x8 pixels are linearly separable enough for any probe to beat chance by far, and
+    # cluster well above chance (k-means on the digits' pixels: about 0.8).
     assert result["probe_accuracy_pixels"] > 0.8
+    assert result["cluster_acc_pixels"] > 0.5 and result["cluster_k"] == 10
     assert result["report_samples"] == 200 and result["probe_test_examples"] == 359
     report = (tmp_path / "report.md").read_text()
     for figure in FIGURES:

@@ -49,3 +49,14 @@ def test_vaegan_smoke(tmp_path):
     assert all(r["discriminator_updated"] in (0.0, 1.0) for r in train_records)
     evals = {r["step"]: r["fid"] for r in records if r["split"] == "eval"}
     assert result["best_checkpoint_step"] == min(evals, key=evals.get)
+
+
+def test_vaegan_resumes_exactly_with_the_equilibrium_rule(tmp_path):
+    # The rule skips discriminator updates: the kept parameters, Adam moments and weight
+    # averages are all in the checkpointed state.
+    overrides = {"objective.equilibrium": "true", "progress": "false", "steps": "20"}
+    straight = train(smoke_config("vaegan", **overrides), tmp_path / "straight")
+    train(smoke_config("vaegan", **{**overrides, "steps": "10"}), tmp_path / "resumed")
+    resumed = train(smoke_config("vaegan", **overrides), tmp_path / "resumed")
+    assert resumed["params_fingerprint"] == straight["params_fingerprint"]
+    assert resumed["fid"] == straight["fid"]
