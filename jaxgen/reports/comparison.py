@@ -175,8 +175,13 @@ def _protocol(task, history, n, num_real, classifier) -> str:
     cfg = task.config
     members = "; ".join(f"`{name}`: task {cfg.members[name].task}" for name in task.names)
     nll = [
-        f"`{name}` ({m.config.nll_samples} importance samples, test split binarized once with a "
-        "fixed key)"
+        f"`{name}` ({m.objective.likelihood} likelihood, {m.config.nll_samples} importance "
+        "samples"
+        + (
+            ", test split binarized once with a fixed key)"
+            if m.objective.likelihood == "bernoulli"
+            else ")"
+        )
         for name, m in task.members.items()
         if hasattr(m, "log_likelihood")
     ]

@@ -65,6 +65,10 @@ class ComparisonTask(ClassifierFeatures):
             raise ValueError("a comparison trains one seed; run one comparison per seed")
         if not config.members:
             raise ValueError("a comparison needs members (config.members)")
+        from jaxgen.reports.comparison import CLAIMS
+
+        if config.get("claims") and config.claims not in CLAIMS:
+            raise ValueError(f"unknown claims {config.claims!r}; one of {sorted(CLAIMS)} or ''")
         splits = config_splits(config)
         self.train_split = splits["train"]
         self.splits = {s: splits[s] for s in ("validation", "test")}

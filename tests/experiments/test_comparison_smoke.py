@@ -101,7 +101,7 @@ def test_a_comparison_resumes_exactly(tmp_path):
     assert resumed["fid_vaegan"] == straight["fid_vaegan"]
 
 
-def test_a_comparison_refuses_members_that_draw_no_images_and_several_seeds(tmp_path):
+def test_a_comparison_refuses_bad_configs_before_training(tmp_path):
     members = {"ae": smoke_config("autoencoder"), "vae": smoke_config("conv_vae")}
     config = comparison_config(members, dataset="digits", progress=False)
     config.update(experiment="bad", preset="smoke")
@@ -109,3 +109,6 @@ def test_a_comparison_refuses_members_that_draw_no_images_and_several_seeds(tmp_
         train(config, tmp_path / "a")
     with pytest.raises(UserError, match="one seed"):
         train(_pair_config(seeds="0,1"), tmp_path / "b")
+    with pytest.raises(UserError, match="unknown claims"):  # before any step is trained
+        train(_pair_config(claims="vae_vs_pca"), tmp_path / "c")
+    assert not (tmp_path / "c" / "checkpoints").exists()
