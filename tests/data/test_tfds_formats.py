@@ -80,13 +80,15 @@ DATA = {
     "celeb_a": {"preprocess.crop": "center", "preprocess.image_size": 64},
     "cycle_gan/horse2zebra": {},
 }
-# Every family on 28x28x1 and 32x32x3; the VAEs and the DCGAN also on CelebA at 64x64x3.
+# Every family on 28x28x1 and 32x32x3; the VAEs, the DCGAN, the VAE-GAN and BiGAN also on
+# CelebA at 64x64x3; the vae_vs_gan comparison of four of them on 32x32x3.
+SAMPLERS = ("vae", "conv_vae", "dcgan", "vaegan", "bigan")
 RUNS = [
     (family, data)
-    for family in ("autoencoder", "denoising_ae", "vae", "conv_vae", "dcgan")
+    for family in ("autoencoder", "denoising_ae", *SAMPLERS)
     for data in DATA
-    if data in ("mnist", "cifar10") or family in ("vae", "conv_vae", "dcgan")
-]
+    if data in ("mnist", "cifar10") or family in SAMPLERS
+] + [("vae_vs_gan", "cifar10")]
 
 
 @pytest.mark.parametrize("family, data", RUNS)
@@ -95,9 +97,14 @@ def test_every_image_family_on_one_and_three_channels_at_several_sizes(family, d
     result = train(smoke_config(family, **overrides), tmp_path / "run")
     numbers = [v for k, v in result.items() if isinstance(v, float)]
     assert numbers and all(math.isfinite(v) for v in numbers)
-    if family == "dcgan":  # CelebA's feature network is an attribute classifier
+    if family in ("dcgan", "vaegan"):  # CelebA's feature network is an attribute classifier
         assert math.isfinite(result["fid"])
         assert ("classifier_score" in result) == (data != "celeb_a")
+    if family == "bigan":  # the probes and clusters need classes
+        assert math.isfinite(result["fid_bigan"])
+        assert ("probe_accuracy_bigan" in result) == (data != "celeb_a")
+    if family == "vae_vs_gan":
+        assert all(math.isfinite(result[f"fid_{m}"]) for m in ("vae", "vaegan", "dcgan", "bigan"))
     if family in ("vae", "conv_vae"):
         assert result["test_nll_bits_per_dim"] > 0
         report = (tmp_path / "run" / "report.md").read_text()
@@ -105,13 +112,15 @@ def test_every_image_family_on_one_and_three_channels_at_several_sizes(family, d
         assert "## Attribute vectors" in report and f"| {expected} |" in report
 
 
-@pytest.mark.parametrize("name", ["autoencoder", "vae", "dcgan"])
+@pytest.mark.parametrize("name", ["autoencoder", "vae", "dcgan", "vaegan", "bigan"])
 def test_full_presets_name_a_real_tfds_set_and_run(name, tmp_path):
     from jaxgen.config import load_config
 
     overrides = ["progress=false", "steps=2", "eval_every=2", "checkpoint_every=2"]
-    if name == "dcgan":
+    if name in ("dcgan", "vaegan", "bigan"):
         overrides += ["eval_samples=100", "report_samples=100"]
+    if name == "bigan":
+        overrides += ["probe_train_examples=100"]
     if name == "vae":
         overrides += ["nll_samples=10", "eval_nll_samples=5"]
     config = load_config(f"{REPO}/experiments/{name}.py:full", overrides)
