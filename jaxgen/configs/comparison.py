@@ -61,4 +61,6 @@ def member_config(config: ml_collections.ConfigDict, name: str) -> ml_collection
                 if isinstance(value, ml_collections.ConfigDict)
                 else value
             )
+    # Many seeds replicate the whole comparison (tasks/replicated.py), not each member.
+    member.seeds = ""
     return member

@@ -14,7 +14,8 @@ is the sum of the members' losses (not finite as soon as one member's is not, wh
 run). Evaluation: each member's own `evaluate`, under "MEMBER/", plus the FID of `eval_samples`
 prior samples (fixed noise) for a member whose evaluation has none (the VAE), so that the FID of
 every member can be followed over training. No checkpoint is ranked: every member is reported
-at the end of the budget.
+at the end of the budget. `--config.seeds` replicates the whole comparison (tasks/replicated.py);
+the members themselves train one seed each.
 """
 
 from __future__ import annotations
@@ -61,8 +62,6 @@ class ComparisonTask(ClassifierFeatures):
         from jaxgen.tasks import build_task
 
         self.config = config
-        if config.get("seeds"):
-            raise ValueError("a comparison trains one seed; run one comparison per seed")
         if not config.members:
             raise ValueError("a comparison needs members (config.members)")
         from jaxgen.reports.comparison import CLAIMS
