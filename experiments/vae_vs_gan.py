@@ -5,7 +5,7 @@ precision/recall and the classifier score of 2,000 prior samples, their sharpnes
 real images', the test reconstruction error of the models with an encoder and the test NLL of
 the one with a likelihood; one table, a sample grid per model, and the report's verdict on the
 lectures' claims (VAEs blurry, GANs sharp; the discriminator sharpens; VAE + GAN the better of
-both; a GAN with an encoder reconstructs). `default` trains in about 13 minutes on a 2-core CPU."""
+both; a GAN with an encoder reconstructs). `default` trains in about 10 minutes on a 2-core CPU."""
 
 from jaxgen.configs.common import sibling_experiment
 from jaxgen.configs.comparison import comparison_config
