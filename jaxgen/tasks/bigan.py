@@ -34,7 +34,6 @@ import optax
 
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses.bigan import discriminator_loss, encoder_generator_loss
-from jaxgen.metrics import sample_quality
 from jaxgen.models.bigan import build_bigan, encode
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.adversarial import moving_average
@@ -256,17 +255,14 @@ class BiGANTask(ClassifierFeatures):
         pixels = np.asarray(self.splits[split].pixel_view()[:n])
         recon = self.reconstructions(params, pixels)
         return {
-            "reconstruction_fid": sample_quality.fid(
-                self.real_features(split), self.classifier.features(recon)
-            ),
+            "reconstruction_fid": self.fid_to(split, recon),
             "reconstruction_l1": float(np.mean(np.abs(recon - pixels))),
         }
 
     def evaluate(self, params, split: str) -> dict[str, float]:
         n = self.config.eval_samples
         samples = self.sample_pixels(params, n, NOISE_KEYS[split])
-        fid = sample_quality.fid(self.real_features(split), self.classifier.features(samples))
-        return {"fid": fid, **self.reconstruction_numbers(params, split, n)}
+        return {"fid": self.fid_to(split, samples), **self.reconstruction_numbers(params, split, n)}
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {"samples": self.sample_pixels(params, 10, SNAPSHOT_NOISE_KEY)}

@@ -32,7 +32,6 @@ import numpy as np
 
 from jaxgen.configs.comparison import member_config
 from jaxgen.data import config_splits
-from jaxgen.metrics import sample_quality
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.base import History, PyTree, Task
 from jaxgen.tasks.features import ClassifierFeatures
@@ -134,9 +133,7 @@ class ComparisonTask(ClassifierFeatures):
                 images = member.sample_pixels(
                     params[name], self.config.eval_samples, NOISE_KEYS[split]
                 )
-                numbers[f"{name}/fid"] = sample_quality.fid(
-                    self.real_features(split), self.classifier.features(images)
-                )
+                numbers[f"{name}/fid"] = self.fid_to(split, images)
         return numbers
 
     def snapshot(self, params) -> dict[str, np.ndarray]:

@@ -25,3 +25,10 @@ class ClassifierFeatures:
         if split not in cache:
             cache[split] = self.classifier.features(self.splits[split].pixel_view())
         return cache[split]
+
+    def fid_to(self, split: str, images: np.ndarray) -> float:
+        """FID of `images` (pixels in [0, 1]) against the split's images, in the classifier's
+        features."""
+        from jaxgen.metrics.sample_quality import fid
+
+        return fid(self.real_features(split), self.classifier.features(images))

@@ -24,7 +24,7 @@ import numpy as np
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.data.mixtures import MIXTURES, mixture_dataset, mode_centers
 from jaxgen.losses.gan import check_loss
-from jaxgen.metrics import modes, sample_quality
+from jaxgen.metrics import modes
 from jaxgen.models.gan import build_players
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks import adversarial
@@ -188,8 +188,7 @@ class ImageGANTask(ClassifierFeatures, _TwoPlayerGAN):
             "d_fake": self.mean_d(params, samples, labels),
         }
         if self.has_feature_network:
-            fake_features = self.classifier.features(to_unit(samples))
-            numbers["fid"] = sample_quality.fid(self.real_features(split), fake_features)
+            numbers["fid"] = self.fid_to(split, to_unit(samples))
         return numbers
 
     def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:

@@ -34,7 +34,6 @@ import optax
 
 from jaxgen.data import config_splits, train_dataset
 from jaxgen.losses.vaegan import make_player_gradients
-from jaxgen.metrics import sample_quality
 from jaxgen.models.vaegan import build_vaegan
 from jaxgen.reports.markdown import Report
 from jaxgen.tasks.adversarial import moving_average
@@ -196,9 +195,8 @@ class VAEGANTask(ClassifierFeatures):
         the set has labels for the feature classifier, and the split's reconstruction MSE."""
         numbers = {"recon_mse": self.recon_mse(params, split)}
         if self.has_feature_network:
-            samples, _ = self.sample(params, self.config.eval_samples, NOISE_KEYS[split])
-            fake_features = self.classifier.features(to_unit(samples))
-            numbers["fid"] = sample_quality.fid(self.real_features(split), fake_features)
+            samples = self.sample_pixels(params, self.config.eval_samples, NOISE_KEYS[split])
+            numbers["fid"] = self.fid_to(split, samples)
         return numbers
 
     def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
