@@ -4,10 +4,11 @@ vs PyTorch eager.
     python benchmarks/dcgan_step.py [--quick] [--batch-size 256] [--steps 4] [--repeats 7]
                                     [--warmup 1] [--flax-steps 2] [--skip-flax]
 
-Model: `experiments/dcgan.py` (the classic DCGAN of the TensorFlow tutorial; `jaxgen.models.gan`)
-at the classic widths of its `full` preset, loaded with `jaxgen.config.load_config` and built as
-`jaxgen.tasks.build_task` builds it (`ImageGANTask`: its players, `txs` and `train_step`). The
-generator maps z (100) by Dense(7*7*256, no bias) + BN + LeakyReLU(0.2), then 5x5 transposed
+Model: `experiments/dcgan.py` (the classic DCGAN of the TensorFlow tutorial;
+`jaxgen.families.gan.model`) at the classic widths of its `full` preset, loaded with
+`jaxgen.config.load_config` and built as `jaxgen.families.build_task` builds it
+(`ImageGANTask`: its players, `txs` and `train_step`). The generator maps z (100) by
+Dense(7*7*256, no bias) + BN + LeakyReLU(0.2), then 5x5 transposed
 convolutions to 128 (stride 1), 64 (stride 2), both without bias + BN + LeakyReLU, and to 1
 (stride 2, with bias) + tanh; the discriminator has 5x5 stride-2 SAME convolutions to 64 and 128
 (+ LeakyReLU), then a dense logit. One step = one discriminator update on real and generated
@@ -42,8 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.config import load_config
-from jaxgen.models.common import count_params
-from jaxgen.tasks import adversarial, build_task
+from jaxgen.families import build_task
+from jaxgen.families.gan import adversarial
+from jaxgen.nn.common import count_params
 
 EXPERIMENT = pathlib.Path(__file__).resolve().parent.parent / "experiments" / "dcgan.py"
 CLASSIC_WIDTHS = ("model.generator_channels=256,128,64", "model.discriminator_channels=64,128")

@@ -101,7 +101,7 @@ def reading_rate(split, batch_size: int, workers: int, batches: int) -> float:
 def step_rate(experiment: str, overrides: list[str], steps: int) -> tuple[float, int]:
     """(images/s, batch size) of the experiment's jitted train step (state donated)."""
     from jaxgen.config import load_config
-    from jaxgen.tasks import build_task
+    from jaxgen.families import build_task
 
     config = load_config(str(REPO / "experiments" / f"{experiment}.py"), overrides)
     task = build_task(config)

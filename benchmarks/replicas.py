@@ -13,8 +13,8 @@ batch 128 per replica, R in {2, 4, 8}: examples/s summed over replicas of
   group its own stacked state (a loop-level alternative to one vmapped step).
 
 The losses are jaxgen's own (`make_vae_loss`, `make_autoencoder_loss`), which now do their
-per-pixel work on flattened (B, 784) operands (`jaxgen.losses.vae`,
-`jaxgen.losses.reconstruction`), so there is no separate flat-loss contender.
+per-pixel work on flattened (B, 784) operands (`jaxgen.families.vae.losses`,
+`jaxgen.families.autoencoder.reconstruction`), so there is no separate flat-loss contender.
 
 Each contender runs for the same number of steps in every round, the rounds interleave all of
 them (rotating start; benchmarks/harness.py), and ratios are medians over rounds of the
@@ -43,11 +43,11 @@ import jax.numpy as jnp
 import numpy as np
 from vae_step import mlp_vae
 
-from jaxgen.configs.autoencoder import model_config, objective_config
-from jaxgen.configs.common import base_config
-from jaxgen.losses.autoencoder import make_autoencoder_loss
-from jaxgen.models.autoencoders import build_autoencoder
+from jaxgen.families.autoencoder.config import model_config, objective_config
+from jaxgen.families.autoencoder.losses import make_autoencoder_loss
+from jaxgen.families.autoencoder.model import build_autoencoder
 from jaxgen.train import replicas
+from jaxgen.train.base_config import base_config
 from jaxgen.train.state import TrainState, make_optimizer, make_train_step
 
 BATCH = 128

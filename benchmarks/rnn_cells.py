@@ -5,7 +5,7 @@
 
 For each cell (rnn, lstm, gru, peephole_lstm, coupled_lstm: the experiment's bank), the real
 language-model task of that experiment with `--config.cells=CELL`, loaded with
-`jaxgen.config.load_config` and built by `jaxgen.tasks.build_task` (`LanguageModelTask`): the
+`jaxgen.config.load_config` and built by `jaxgen.families.build_task` (`LanguageModelTask`): the
 default preset's equal parameter budget (60,000 per model, so each cell has its own hidden
 size), batch 32 streams x 64 characters of `pydoc`, Adam 2e-3 with clipping at 1.0. The
 contender is the task's jitted truncated-BPTT `train_step` with the state donated (the hidden
@@ -26,8 +26,8 @@ import harness
 import jax
 
 from jaxgen.config import load_config
-from jaxgen.models.common import count_params
-from jaxgen.tasks import build_task
+from jaxgen.families import build_task
+from jaxgen.nn.common import count_params
 
 EXPERIMENT = pathlib.Path(__file__).resolve().parent.parent / "experiments" / "rnn_cells.py"
 NUM_BATCHES = 4  # distinct TBPTT batches (consecutive windows), cycled

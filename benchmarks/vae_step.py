@@ -6,7 +6,7 @@ binarization; Adam 1e-3; batch 128. The same model, loss and optimizer are writt
 eager with `torch.set_num_threads` equal to the number of cores XLA's CPU client uses.
 
 The per-pixel Bernoulli work (dynamic binarization, the log-likelihood and their gradients)
-now runs on (B, 784) operands inside jaxgen's own losses (`jaxgen.losses.vae`), so the
+now runs on (B, 784) operands inside jaxgen's own losses (`jaxgen.families.vae.losses`), so the
 benchmark has one jaxgen contender and its scanned form. Contenders, timed interleaved in one
 process (benchmarks/harness.py: every round runs each of them for the same number of steps, the
 starting contender rotating), medians over rounds:
@@ -23,7 +23,7 @@ with the same arguments), the loss alone, loss + gradient, and the whole step.
     python benchmarks/vae_step.py [--quick] [--repeats N] [--steps N] [--warmup N]
 
 (`--rounds` is `--repeats`.) The model, objective and optimizer are the VAE family's config
-blocks (`jaxgen.configs.vae.vae_config`) built as the VAE task builds them.
+blocks (`jaxgen.families.vae.config.vae_config`) built as the VAE task builds them.
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
@@ -36,9 +36,9 @@ import harness
 import jax
 import numpy as np
 
-from jaxgen.configs.vae import vae_config
-from jaxgen.losses.vae import make_vae_loss
-from jaxgen.models.vae import build_vae
+from jaxgen.families.vae.config import vae_config
+from jaxgen.families.vae.losses import make_vae_loss
+from jaxgen.families.vae.model import build_vae
 from jaxgen.train.state import TrainState, make_optimizer, make_train_step
 
 BATCH = 128

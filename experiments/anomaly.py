@@ -1,8 +1,8 @@
 """One-class anomaly detection on mnist5k by autoencoder reconstruction error, against PCA.
 `--config.normal_classes=3` runs one class; the default runs all ten (vmapped replicas)."""
 
-from jaxgen.configs.autoencoder import model_config, objective_config
-from jaxgen.configs.common import base_config, smoke
+from jaxgen.families.autoencoder.config import model_config, objective_config
+from jaxgen.train.base_config import base_config, smoke
 
 
 def get_config(preset: str = "default"):

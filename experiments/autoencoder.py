@@ -1,8 +1,8 @@
 """A single autoencoder of any kind and variant; `--config.model.*` and `--config.objective.*`
 choose it. Default: the shallow dense 784-32-784 autoencoder on mnist5k."""
 
-from jaxgen.configs.autoencoder import model_config, objective_config
-from jaxgen.configs.common import base_config, smoke
+from jaxgen.families.autoencoder.config import model_config, objective_config
+from jaxgen.train.base_config import base_config, smoke
 
 
 def get_config(preset: str = "default"):

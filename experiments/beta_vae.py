@@ -1,7 +1,7 @@
 """beta-VAE (Higgins et al. 2017): the KL term weighted by beta > 1, ramped up from 0 over a
 KL warm-up, on mnist5k. Compare its traversals and active units with experiments/vae.py."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

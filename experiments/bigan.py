@@ -7,7 +7,7 @@ and G(E(x)), and linear probes on E's codes against PCA codes of the same size a
 The default preset halves the DCGAN widths so that it trains in minutes on a CPU; `full` is the
 classic size on full MNIST. `--config.model.stochastic_encoder=true` gives ALI's encoder."""
 
-from jaxgen.configs.bigan import bigan_config, bigan_smoke
+from jaxgen.families.bigan.config import bigan_config, bigan_smoke
 
 
 def get_config(preset: str = "default"):

@@ -3,7 +3,7 @@ with the label in both players, as a one-hot vector concatenated to z and as ten
 concatenated to the discriminator's input image. The report adds a class-by-noise grid and the
 share of generated images that the feature classifier assigns to their conditioning label."""
 
-from jaxgen.configs.common import sibling_experiment
+from jaxgen.train.base_config import sibling_experiment
 
 
 def get_config(preset: str = "default"):

@@ -2,7 +2,7 @@
 (`--config.dataset=PATH` for any text file, `tiny_shakespeare` when prepared in TFDS).
 `--config.cells=gru` (rnn, lstm, gru, peephole_lstm, coupled_lstm) picks the cell."""
 
-from jaxgen.configs.language_model import language_model_config, language_model_smoke
+from jaxgen.families.language_model.config import language_model_config, language_model_smoke
 
 
 def get_config(preset: str = "default"):

@@ -4,7 +4,7 @@ clustering accuracy (Hungarian matching), NMI and ARI against the classes, besid
 paper's full-MNIST numbers (Xie et al. 2016). The default trains seeds 0, 1, 2 as replicas and
 reports mean and std."""
 
-from jaxgen.configs.latent_codes import latent_codes_config, latent_codes_smoke
+from jaxgen.families.latent_codes.config import latent_codes_config, latent_codes_smoke
 
 
 def get_config(preset: str = "default"):

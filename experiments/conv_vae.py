@@ -2,7 +2,7 @@
 a Gaussian likelihood with one learned scale (`--config.objective.likelihood=bernoulli` for the
 binarized version). The NLL uses 100 draws by default: a conv decoder is costly on a CPU."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

@@ -2,7 +2,7 @@
 the style and the label picks the digit. The report's class-by-style grid generates every digit
 in several styles; its NLL is log p(x | label)."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

@@ -10,7 +10,7 @@ bottom-right quadrant (`--config.completion.missing`) as experiments/pix2pix_com
 scored: L1 and PSNR on the missing region, SSIM, the digit classifier's accuracy, FID. `full`:
 full MNIST, Pyro's data."""
 
-from jaxgen.configs.completion import completion_config, completion_smoke
+from jaxgen.families.completion.config import completion_config, completion_smoke
 
 
 def get_config(preset: str = "default"):

@@ -7,7 +7,7 @@ narrower networks so that it trains in minutes on a CPU. The labels are never tr
 report scores label preservation with each target domain's digit classifier, against the
 no-translation baseline, plus FID in the target domain and the cycle error, both ways."""
 
-from jaxgen.configs.translation import translation_config, translation_smoke
+from jaxgen.families.image_translation.config import translation_config, translation_smoke
 
 
 def get_config(preset: str = "default"):

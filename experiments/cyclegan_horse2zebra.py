@@ -6,7 +6,7 @@ horses (100 constant, 100 decaying). The default runs at 64x64 with narrower net
 direction is measured in the features of a jaxgen classifier trained to tell the two domains
 apart (the set's labels), with the fraction of translations it puts in the target domain."""
 
-from jaxgen.configs.translation import translation_config, translation_smoke
+from jaxgen.families.image_translation.config import translation_config, translation_smoke
 
 
 def get_config(preset: str = "default"):

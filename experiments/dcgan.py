@@ -6,7 +6,7 @@ width so that it trains in minutes on a CPU; `full` is the classic size on full 
 gives FID, KID, the classifier score and precision/recall against their real-data floor; the
 checkpoint with the best validation FID is kept next to the newest."""
 
-from jaxgen.configs.gan import gan_config, gan_smoke
+from jaxgen.families.gan.config import gan_config, gan_smoke
 
 
 def get_config(preset: str = "default"):

@@ -1,8 +1,8 @@
 """Denoising convolutional autoencoder on mnist5k: salt-and-pepper corruption, the loss compares
 with the clean input; transposed-convolution decoder. The demo's main job."""
 
-from jaxgen.configs.autoencoder import model_config, objective_config
-from jaxgen.configs.common import base_config, smoke
+from jaxgen.families.autoencoder.config import model_config, objective_config
+from jaxgen.train.base_config import base_config, smoke
 
 
 def get_config(preset: str = "default"):

@@ -4,7 +4,7 @@
 static binarization of the training images as the example does with `binarized_mnist`.
 """
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

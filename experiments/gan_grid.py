@@ -1,7 +1,7 @@
 """A GAN on the 5x5 grid of 25 Gaussians (std 0.02, spacing 2): the harder mode-collapse
 benchmark. Same players and protocol as experiments/gan_ring.py."""
 
-from jaxgen.configs.gan import gan_config, gan_smoke
+from jaxgen.families.gan.config import gan_config, gan_smoke
 
 
 def get_config(preset: str = "default"):

@@ -4,7 +4,7 @@ high-quality fraction, mode KL; mean and std over seeds), the points over traini
 and generated data, and the generator's gradient under the minimax and the non-saturating loss
 at the same players. `--config.objective.loss=minimax|wasserstein_gp|hinge` switches the loss."""
 
-from jaxgen.configs.gan import gan_config, gan_smoke
+from jaxgen.families.gan.config import gan_config, gan_smoke
 
 
 def get_config(preset: str = "default"):

@@ -4,7 +4,7 @@ confidence, where that loss is flat; the report plots the norm of the generator'
 the minimax and the non-saturating loss (-log D(G(z))) at the same players, step by step. Five
 discriminator updates per generator update keep D ahead of G, the regime the argument is about."""
 
-from jaxgen.configs.gan import gan_config, gan_smoke
+from jaxgen.families.gan.config import gan_config, gan_smoke
 
 
 def get_config(preset: str = "default"):

@@ -1,7 +1,7 @@
 """IWAE (Burda et al. 2016): trained on the K-sample importance-weighted bound (K draws under
 `vmap`), which is tighter than the ELBO; evaluated like every VAE, by the 1000-draw NLL."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

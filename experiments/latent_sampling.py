@@ -5,7 +5,7 @@ classifier's features; and how often linear paths between test codes of two clas
 classes. The lectures' claim: an AE's latent space decodes poorly away from its codes, a VAE's
 can be sampled."""
 
-from jaxgen.configs.latent_codes import latent_codes_config, latent_codes_smoke
+from jaxgen.families.latent_codes.config import latent_codes_config, latent_codes_smoke
 
 
 def get_config(preset: str = "default"):

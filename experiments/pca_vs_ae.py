@@ -3,8 +3,8 @@ convolutional autoencoder at code sizes 2, 8, 16, 32 on mnist5k: the compression
 
 import ml_collections
 
-from jaxgen.configs.autoencoder import model_config
-from jaxgen.configs.common import base_config, smoke
+from jaxgen.families.autoencoder.config import model_config
+from jaxgen.train.base_config import base_config, smoke
 
 
 def get_config(preset: str = "default"):

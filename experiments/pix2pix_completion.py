@@ -8,7 +8,7 @@ on the missing region, SSIM, the digit classifier's accuracy on completed and on
 digits, and the FID of the completions; `experiments/cvae_completion.py` scores the NN and CVAE
 baselines the same way on the same data."""
 
-from jaxgen.configs.translation import translation_config, translation_smoke
+from jaxgen.families.image_translation.config import translation_config, translation_smoke
 
 
 def get_config(preset: str = "default"):

@@ -3,7 +3,7 @@ sigma `--config.paired.edge_sigma`), the target the digit; the recipe of
 experiments/pix2pix_completion.py. The report gives L1, PSNR and SSIM of the outputs, and the
 digit classifier's accuracy on them and on the edge images themselves."""
 
-from jaxgen.configs.translation import translation_config, translation_smoke
+from jaxgen.families.image_translation.config import translation_config, translation_smoke
 
 
 def get_config(preset: str = "default"):

@@ -3,7 +3,7 @@ RNN, LSTM, GRU, peephole LSTM and coupled-gate LSTM, trained side by side on the
 The report gives bits per character, parameters and steps per second, the learning curves and
 the vanishing-gradient picture."""
 
-from jaxgen.configs.language_model import language_model_config, language_model_smoke
+from jaxgen.families.language_model.config import language_model_config, language_model_smoke
 
 
 def get_config(preset: str = "default"):

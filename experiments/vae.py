@@ -3,7 +3,7 @@ likelihood and objective. The default is jaxgen's recipe that beats the Flax exa
 (experiments/flax_example_vae.py) at the same data and step budget: dynamic binarization, a
 deeper 784-512-256-32 network, KL warm-up and a cosine learning-rate decay."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

@@ -1,7 +1,7 @@
 """A VAE with a 2-D latent space, for the pictures: the decoded normal-quantile grid (the learned
 manifold of digits) and the scatter of test codes coloured by label."""
 
-from jaxgen.configs.vae import vae_config, vae_smoke
+from jaxgen.families.vae.config import vae_config, vae_smoke
 
 
 def get_config(preset: str = "default"):

@@ -7,8 +7,8 @@ the one with a likelihood; one table, a sample grid per model, and the report's 
 lectures' claims (VAEs blurry, GANs sharp; the discriminator sharpens; VAE + GAN the better of
 both; a GAN with an encoder reconstructs). `default` trains in about 10 minutes on a 2-core CPU."""
 
-from jaxgen.configs.common import sibling_experiment
-from jaxgen.configs.comparison import comparison_config
+from jaxgen.families.comparison.config import comparison_config
+from jaxgen.train.base_config import sibling_experiment
 
 MEMBERS = {"vae": "conv_vae", "vaegan": "vaegan", "dcgan": "dcgan", "bigan": "bigan"}
 

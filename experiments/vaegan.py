@@ -8,7 +8,7 @@ The report gives FID, KID, precision/recall and the classifier score of prior sa
 test reconstruction error and the sharpness ratio against real images. `default` trains in
 about 6 minutes on a 2-core CPU; `full` is wider on full MNIST."""
 
-from jaxgen.configs.vaegan import vaegan_config, vaegan_smoke
+from jaxgen.families.vaegan.config import vaegan_config, vaegan_smoke
 
 
 def get_config(preset: str = "default"):

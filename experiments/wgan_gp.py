@@ -3,7 +3,7 @@ generator update with a gradient penalty of weight 10, Adam betas (0.5, 0.9). Th
 use a learning rate of 1e-4 for 100k steps; 1e-3 reaches the modes within this CPU budget (at 1e-4
 and 3,000 steps the samples are still diffuse). `--config.dataset=grid` for the 5x5 grid."""
 
-from jaxgen.configs.gan import gan_config, gan_smoke
+from jaxgen.families.gan.config import gan_config, gan_smoke
 
 
 def get_config(preset: str = "default"):

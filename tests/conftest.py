@@ -80,3 +80,11 @@ def numpy_init(model, *args):
 @pytest.fixture(scope="session")
 def repo() -> pathlib.Path:
     return REPO
+
+
+def randomize_params(params, key, scale=0.5):
+    """Every parameter random (biases and peepholes start at zero, which would hide errors)."""
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    new = [scale * jax.random.normal(k, a.shape) for k, a in zip(keys, leaves, strict=True)]
+    return jax.tree.unflatten(treedef, new)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.models.cells import make_cell
+from jaxgen.nn.cells import make_cell
 
 Carry = Any
 

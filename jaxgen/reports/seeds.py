@@ -4,10 +4,38 @@ each seed's own report."""
 from __future__ import annotations
 
 import math
+import pathlib
 from collections.abc import Sequence
 
-from jaxgen.reports.markdown import Report, markdown_table
-from jaxgen.train.replicas import mean_over_replicas
+import jax
+
+from jaxgen.reports.markdown import Report, markdown_table, summary_record, write_report
+from jaxgen.train.protocol import History
+from jaxgen.train.replicas import mean_over_replicas, replica
+from jaxgen.train.replicated import ReplicatedTask, seed_history
+
+
+def replicated_report(report, config):
+    """The report of a many-seed run of a family whose report is `report`: each seed's own
+    report in `seedS/` (from its parameters and its history), and the mean and standard
+    deviation over seeds of every number."""
+
+    def many_seeds(task: ReplicatedTask, params, history: History, workdir: pathlib.Path):
+        summaries = []
+        for r, seed in enumerate(task.seeds):
+            seed_dir = pathlib.Path(workdir) / f"seed{seed}"
+            seed_dir.mkdir(parents=True, exist_ok=True)
+            seed_params = replica(params, r)
+            seed_report = report(task.task, seed_params, seed_history(history, seed), seed_dir)
+            seed_summary = summary_record(
+                {"seed": seed, "step": history.step}, seed_report, seed_params
+            )
+            if jax.process_index() == 0:
+                write_report(seed_dir, config, seed_summary, seed_report)
+            summaries.append(seed_summary)
+        return summarize_seeds(task.seeds, summaries)
+
+    return many_seeds
 
 
 def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> Report:

@@ -1,5 +1,5 @@
-"""Orbax checkpoints: the newest N plus the best by an eval metric, each holding the train
-state, the data iterator's position and the step."""
+"""Orbax checkpoints: the newest N plus the best by a validation metric, each holding the train
+state, the data iterator's position (for a task with data) and the step."""
 
 from __future__ import annotations
 
@@ -58,13 +58,14 @@ class Checkpoints:
         return list(self._manager.all_steps())
 
     def save(self, step: int, state, data_iterator, metrics: dict | None = None) -> None:
-        """Saves the state and the iterator position; `metrics` ranks it for best-keeping."""
+        """Saves the state and the iterator position (none for a task without data: iterator
+        None); `metrics` ranks it for best-keeping."""
+        items = {"state": ocp.args.StandardSave(state)}
+        if data_iterator is not None:
+            items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
         self._manager.save(
             step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state),
-                data=grain.checkpoint.CheckpointSave(data_iterator),
-            ),
+            args=ocp.args.Composite(**items),
             metrics=metrics,
             force=True,
         )

@@ -9,6 +9,7 @@ import pathlib
 import jax
 import numpy as np
 
+from jaxgen.train.protocol import History
 from jaxgen.viz.grid import tile
 
 
@@ -73,12 +74,10 @@ class MetricWriter:
             self._tb.close()
 
 
-def read_history(workdir: pathlib.Path, step: int):
+def read_history(workdir: pathlib.Path, step: int) -> History:
     """The History of a run up to `step`, from its own files: the records of `metrics.jsonl`
     and the arrays of `snapshots/STEP.npz` (what a resumed or re-evaluated run hands its report
     for the steps it did not see itself)."""
-    from jaxgen.tasks.base import History
-
     workdir = pathlib.Path(workdir)
     history = History(step=step)
     path = workdir / "metrics.jsonl"
@@ -86,7 +85,7 @@ def read_history(workdir: pathlib.Path, step: int):
         for line in path.read_text().splitlines():
             record = json.loads(line) if line.strip() else {}
             if record and record["step"] <= step:
-                (history.train if record["split"] == "train" else history.eval).append(record)
+                (history.train if record["split"] == "train" else history.validation).append(record)
     directory = workdir / "snapshots"
     steps = sorted(int(p.stem) for p in directory.glob("*.npz")) if directory.exists() else []
     history.snapshots = [(s, dict(np.load(directory / f"{s}.npz"))) for s in steps if s <= step]

@@ -1,11 +1,12 @@
 """The one training loop: every experiment runs through `train(config, workdir)`.
 
-The loop knows one shape, the task protocol of jaxgen/tasks/base.py, and calls nothing else of a
-task. A run is a pure function of its config: the per-step key is `fold_in(train_key, step)`,
-the data position is part of every checkpoint, and re-running the same command on the same
-workdir resumes from the newest checkpoint and ends with exactly the parameters of an
-uninterrupted run. Periodic evaluation is on the validation split and ranks the checkpoints; the
-test split is evaluated once, at the end, for the final and the best checkpoint.
+The loop knows one shape, the task protocol of jaxgen/train/protocol.py, and calls nothing else
+of a task; it has no branch on which family runs. A run is a pure function of its config: the
+per-step key is `fold_in(train_key, step)`, the data position is part of every checkpoint, and
+re-running the same command on the same workdir resumes from the newest checkpoint and ends with
+exactly the parameters of an uninterrupted run, across phase boundaries too. Periodic evaluation
+is on the validation split and ranks the checkpoints; the test split is evaluated once, at the
+end, for the final and the best checkpoint.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from jaxgen import config as config_lib
 from jaxgen.data import pipeline
 from jaxgen.errors import NonFiniteLossError, UserError
 from jaxgen.reports.markdown import markdown_table, summary_record, write_report
-from jaxgen.tasks.base import History, Task
 from jaxgen.train import sharding
 from jaxgen.train.checkpoint import Checkpoints
 from jaxgen.train.logging import MetricWriter, read_history
+from jaxgen.train.protocol import History, Phase, Task, call_step
 from jaxgen.train.replicas import run_keys
 
 
@@ -34,18 +35,61 @@ def _is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
-    """Refuses a workdir whose saved config differs from this one beyond the schedule."""
+FROZEN_KEY = "frozen_inputs"  # config.json's record of the frozen inputs' identity
+
+
+def _config_record(config: ml_collections.ConfigDict, frozen_identity: str | None) -> dict:
+    record = config_lib.to_json_dict(config)
+    if frozen_identity is not None:
+        record[FROZEN_KEY] = frozen_identity
+    return record
+
+
+def check_workdir(
+    config: ml_collections.ConfigDict, workdir: pathlib.Path, frozen_identity: str | None = None
+) -> None:
+    """Refuses a workdir whose saved config differs from this one beyond the schedule, or whose
+    frozen inputs were others. Before the task is built (`frozen_identity` None), the frozen
+    inputs are not compared: that check follows once they are loaded."""
     path = workdir / "config.json"
     if path.exists():
-        config_lib.check_resumable(config_lib.read_json(path), config_lib.to_json_dict(config))
+        saved = config_lib.read_json(path)
+        new = _config_record(config, frozen_identity)
+        if frozen_identity is None and FROZEN_KEY in saved:
+            new[FROZEN_KEY] = saved[FROZEN_KEY]
+        config_lib.check_resumable(saved, new)
 
 
-def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+def write_config(
+    config: ml_collections.ConfigDict, workdir: pathlib.Path, frozen_identity: str | None
+) -> None:
     if _is_main_process():
         workdir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(config_lib.to_json_dict(config), indent=2, sort_keys=True)
+        text = json.dumps(_config_record(config, frozen_identity), indent=2, sort_keys=True)
         (workdir / "config.json").write_text(text + "\n")
+
+
+class Schedule:
+    """The run's phases laid on its steps: phase i runs steps [start_i, end_i), the last one to
+    `config.steps`; a phase whose budget lies past `steps` is empty."""
+
+    def __init__(self, phases: list[Phase], steps: int):
+        self.phases, self.starts, start = phases, [], 0
+        for phase in phases[:-1]:
+            if phase.steps is None or phase.steps < 1:
+                raise UserError(
+                    f"bad config: phase {phase.name!r} needs a budget of at least one step"
+                )
+            self.starts.append(start)
+            start += phase.steps
+        self.starts.append(start)
+        self.ends = [*self.starts[1:], max(steps, start)]
+        self.ends = [min(end, steps) for end in self.ends]
+
+    def phase_of_checkpoint(self, step: int) -> int:
+        """The index of the phase whose state a checkpoint at `step` holds: the phase of the
+        step that produced it (step - 1); 0 for step 0."""
+        return max(i for i, start in enumerate(self.starts) if start <= max(step - 1, 0))
 
 
 class _Run:
@@ -53,15 +97,22 @@ class _Run:
     the mesh), the checkpoints."""
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: pathlib.Path):
-        from jaxgen.tasks import build_task
+        from jaxgen import families
 
         self.config, self.workdir = config, workdir
-        self.task: Task = build_task(config)
+        self.task, self.report = families.build(config)
+        task: Task = self.task
         mesh = sharding.data_mesh()
         self.replicated = sharding.replicated(mesh)
-        self.batch_sharding = sharding.batch_sharding(mesh, self.task.batch_axis)
-        init_key, self.train_key = run_keys(config.seed)
-        self.state = jax.jit(self.task.init_state, out_shardings=self.replicated)(init_key)
+        self.batch_sharding = sharding.batch_sharding(mesh, task.batch_axis)
+        self.init_key, self.train_key = run_keys(config.seed)
+        self.frozen = task.frozen_inputs()
+        # Passed to every step as an argument (never baked into the compiled step as constants).
+        self.frozen_arrays = (
+            None if self.frozen is None else jax.device_put(self.frozen.arrays, self.replicated)
+        )
+        self.schedule = Schedule(task.phases(), config.steps)
+        self.state = jax.jit(task.init_state, out_shardings=self.replicated)(self.init_key)
         self.checkpoints = Checkpoints(
             workdir / "checkpoints",
             keep=config.keep_checkpoints,
@@ -69,15 +120,53 @@ class _Run:
             best_mode=self.task.best_mode,
         )
 
+    @property
+    def frozen_identity(self) -> str | None:
+        return None if self.frozen is None else self.frozen.identity
+
+    def enter(self, index: int, state):
+        """The state at the start of phase `index`, made from the previous phase's last state
+        with the key fold_in(init key, index)."""
+        phase = self.schedule.phases[index]
+        if phase.enter is None:
+            return state
+        enter = jax.jit(phase.enter, out_shardings=self.replicated)
+        return enter(state, jax.random.fold_in(self.init_key, index))
+
+    def template(self, step: int):
+        """A state shaped and sharded as the checkpoint at `step` holds it (the fresh state
+        carried through the transitions of the phases before that checkpoint's)."""
+        state = self.state
+        for index in range(1, self.schedule.phase_of_checkpoint(step) + 1):
+            state = self.enter(index, state)
+        return state
+
+    def restore(self, step: int, data_iterator=None):
+        return self.checkpoints.restore(step, self.template(step), data_iterator)
+
+    def step_fn(self, phase: Phase):
+        """`phase.train_step` jitted with the state donated, as step(state, batch, key, frozen)
+        (batch and frozen None where the task has none)."""
+
+        def step(state, batch, key, frozen):
+            return call_step(phase.train_step, state, batch, key, frozen)
+
+        return jax.jit(
+            step,
+            in_shardings=(self.replicated, self.batch_sharding, self.replicated, self.replicated),
+            out_shardings=(self.replicated, self.replicated),
+            donate_argnums=0,
+        )
+
     def evaluate(self, step: int, state, writer: MetricWriter, history: History) -> dict:
         """The periodic evaluation on the validation split, logged, with the task's snapshot."""
         params = self.task.eval_params(state)
         numbers = self.task.evaluate(params, "validation")
-        history.eval.append(writer.write(step, "eval", numbers))
+        history.validation.append(writer.write(step, "validation", numbers))
         arrays = jax.device_get(self.task.snapshot(params))
         if arrays:
             history.snapshots.append((step, arrays))
-            writer.images(step, "eval", arrays)
+            writer.images(step, "validation", arrays)
             if _is_main_process():
                 directory = self.workdir / "snapshots"
                 directory.mkdir(parents=True, exist_ok=True)
@@ -90,28 +179,27 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     workdir = pathlib.Path(workdir)
     check_workdir(config, workdir)
     run = _Run(config, workdir)
-    write_config(config, workdir)  # only once the task (and its data) could be built
-    state, ckpts, task = run.state, run.checkpoints, run.task
-    data_iterator = pipeline.iterate(
-        task.train_dataset(config.seed),
-        workers=config.get("data_workers", 0),
-        prefetch=config.get("prefetch_batches", 2),
-    )
+    check_workdir(config, workdir, run.frozen_identity)
+    write_config(config, workdir, run.frozen_identity)  # once the task (and its data) is built
+    ckpts, task, schedule = run.checkpoints, run.task, run.schedule
+    dataset = task.train_dataset(config.seed)
+    data_iterator = None
+    if dataset is not None:
+        data_iterator = pipeline.iterate(
+            dataset,
+            workers=config.get("data_workers", 0),
+            prefetch=config.get("prefetch_batches", 2),
+        )
     writer = MetricWriter(workdir)
     history = History()
 
+    state = run.state
     start = ckpts.latest_step() or 0
     if start:
-        state = ckpts.restore(start, state, data_iterator)
+        state = run.restore(start, data_iterator)
         writer.truncate_after(start)
         history = read_history(workdir, start)
 
-    step_fn = jax.jit(
-        task.train_step,
-        in_shardings=(run.replicated, run.batch_sharding, run.replicated),
-        out_shardings=(run.replicated, run.replicated),
-        donate_argnums=0,
-    )
     bar = tqdm.tqdm(
         total=config.steps,
         initial=min(start, config.steps),
@@ -123,37 +211,50 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     def record(step: int, metrics) -> None:
         # Reading the metrics waits for that step; the next one is already dispatched.
         metrics = jax.device_get(metrics)
-        loss = float(metrics["loss"])
-        if not math.isfinite(loss):  # over replicas: the mean is NaN if any replica's is
+        value = float(metrics[task.monitor])
+        if not math.isfinite(value):  # over replicas: the mean is NaN if any replica's is
             kept = ckpts.all_steps()
             raise NonFiniteLossError(
-                f"the loss became {loss} at step {step}; training stopped "
+                f"the {task.monitor} became {value} at step {step}; training stopped "
                 f"(checkpoints kept in {ckpts.directory}: steps {kept or 'none'})"
             )
         if step % config.log_every == 0 or step == config.steps:
             history.train.append(writer.write(step, "train", metrics))
         bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.set_postfix({task.monitor: f"{value:.4g}"}, refresh=False)
 
     pending = None
     try:
-        for step in range(start, config.steps):
-            batch = sharding.to_global(next(data_iterator), run.batch_sharding)
-            state, metrics = step_fn(state, batch, jax.random.fold_in(run.train_key, step))
-            if pending is not None:
-                record(*pending)
-            pending = (step + 1, metrics)
-            done = step + 1
-            evaluate_now = done % config.eval_every == 0 or done == config.steps
-            if evaluate_now or done % config.checkpoint_every == 0:
-                record(*pending)
-                pending = None
-                numbers = run.evaluate(done, state, writer, history) if evaluate_now else None
-                ckpts.save(done, state, data_iterator, numbers)
+        for index, phase in enumerate(schedule.phases):
+            first, end = max(schedule.starts[index], start), schedule.ends[index]
+            if first >= end:
+                continue  # finished before the checkpoint resumed from, or past `steps`
+            if first == schedule.starts[index] and index > 0:
+                state = run.enter(index, state)  # a resumed phase was entered before its save
+            step_fn = run.step_fn(phase)
+            if len(schedule.phases) > 1:
+                bar.set_description(f"{config.experiment} [{phase.name}]")
+            for step in range(first, end):
+                batch = None
+                if data_iterator is not None:
+                    batch = sharding.to_global(next(data_iterator), run.batch_sharding)
+                key = jax.random.fold_in(run.train_key, step)
+                state, metrics = step_fn(state, batch, key, run.frozen_arrays)
+                if pending is not None:
+                    record(*pending)
+                pending = (step + 1, metrics)
+                done = step + 1
+                evaluate_now = done % config.eval_every == 0 or done == config.steps
+                if evaluate_now or done % config.checkpoint_every == 0:
+                    record(*pending)
+                    pending = None
+                    numbers = run.evaluate(done, state, writer, history) if evaluate_now else None
+                    ckpts.save(done, state, data_iterator, numbers)
     finally:
         bar.close()
         writer.close()
-        data_iterator.close()  # stops the read-ahead thread or the worker processes
+        if data_iterator is not None:
+            data_iterator.close()  # stops the read-ahead thread or the worker processes
     summary = _finish(run, state, history)
     ckpts.close()
     return summary
@@ -185,7 +286,7 @@ def _evaluate(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> dict:
     step = run.checkpoints.latest_step()
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint to evaluate")
-    state = run.checkpoints.restore(step, run.state)
+    state = run.restore(step)
     summary = _finish(run, state, read_history(workdir, step))
     run.checkpoints.close()
     return summary
@@ -196,7 +297,8 @@ def restore_params(workdir: str | pathlib.Path, step: int | None = None):
     analysis in Python; read from the checkpoint alone (no data set, no task).
 
     With `--config.seeds`, every leaf has a leading replica axis (`replicas.replica(params, r)`
-    takes seed r's). A comparison's (tasks/comparison.py) are {member: that member's params}."""
+    takes seed r's). A comparison's (families/comparison/task.py) are {member: that member's
+    params}."""
     workdir, config = _saved_run(workdir)
     checkpoints = Checkpoints(workdir / "checkpoints", keep=config.keep_checkpoints)
     step = checkpoints.latest_step() if step is None else step
@@ -217,7 +319,7 @@ def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[st
     if best is None or best == step:
         chosen = final
     else:
-        chosen = task.evaluate(task.eval_params(run.checkpoints.restore(best, state)), "test")
+        chosen = task.evaluate(task.eval_params(run.restore(best)), "test")
     numbers = {f"final_test_{k}": v for k, v in final.items()}
     numbers.update({f"best_test_{k}": v for k, v in chosen.items()})
     rows = [[name, final[name], chosen[name]] for name in final]
@@ -243,7 +345,7 @@ def _finish(run: _Run, state, history: History) -> dict:
     history.step, history.seed = step, config.seed
     params = run.task.eval_params(state)
     history.test = run.task.evaluate(params, "test")  # once: the report and the selection share it
-    report = run.task.report(params, history, run.workdir)
+    report = run.report(run.task, params, history, run.workdir)
     numbers, section = _selection(run, state, history.test, step)
     report.summary.update(numbers)
     report.sections.append(section)

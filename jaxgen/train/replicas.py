@@ -1,5 +1,5 @@
 """Seeds and keys: a run's keys from its seed, and the same for R replicas (many seeds in one
-program, jaxgen/tasks/replicated.py), with the helpers that index and summarize them."""
+program, jaxgen/train/replicated.py), with the helpers that index and summarize them."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.struct
@@ -87,18 +87,27 @@ def make_optimizer(
     return optax.multi_transform({g: adam(config, lr) for g, lr in rates.items()}, param_labels)
 
 
-def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation):
+def make_train_step(
+    loss_fn: LossFn, tx: optax.GradientTransformation, extra_fields: Sequence[str] = ()
+):
     """Returns the pure `step(state, batch, key) -> (state, metrics)` for a loss function.
 
     `metrics` holds the loss, the gradient's global norm and the loss function's aux scalars,
-    all float32.
+    all float32. With `extra_fields` (names of the state's own fields), the loss is
+    `loss(params, batch, key, step, {field: value}) -> (scalar, (aux, {field: new value}))`
+    and the step stores the new values.
     """
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def step(state: TrainState, batch: dict, key: jax.Array):
-        (value, aux), grads = grad_fn(state.params, batch, key, state.step)
+        if extra_fields:
+            extra = {name: vars(state)[name] for name in extra_fields}
+            (value, (aux, fields)), grads = grad_fn(state.params, batch, key, state.step, extra)
+        else:
+            (value, aux), grads = grad_fn(state.params, batch, key, state.step)
+            fields = {}
         metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
-        return state.apply_gradients(grads, tx), metrics
+        return state.apply_gradients(grads, tx).replace(**fields), metrics
 
     return step

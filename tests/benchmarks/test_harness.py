@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.configs.gan import gan_model_config
-from jaxgen.models.gan import DCGANGenerator, build_players
+from jaxgen.families.gan.config import gan_model_config
+from jaxgen.families.gan.model import DCGANGenerator, build_players
 
 HARNESS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "harness.py"
 

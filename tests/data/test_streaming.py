@@ -94,7 +94,7 @@ def _flipped_batches(split):
 
 @pytest.mark.parametrize("experiment", ["denoising_ae", "vae"])
 def test_evaluation_of_a_streamed_split_is_the_in_memory_one(experiment):
-    from jaxgen.tasks import build_task
+    from jaxgen.families import build_task
 
     numbers = []
     for in_memory_mb in (512, STREAM):

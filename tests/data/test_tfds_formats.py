@@ -28,7 +28,7 @@ def tfds_dir(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _use(tfds_dir, monkeypatch):
-    from jaxgen.configs import classifier
+    from jaxgen.families.classifier import config as classifier
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tfds_dir))
     # One feature classifier per data set for the whole module, trained briefly: these tests
@@ -41,7 +41,7 @@ def _use(tfds_dir, monkeypatch):
 
 
 def test_celeb_a_attributes_train_a_multi_label_feature_classifier(tmp_path):
-    from jaxgen.configs.classifier import classifier_config
+    from jaxgen.families.classifier.config import classifier_config
 
     celeb = load_split("celeb_a", "test", "center", 16)
     assert celeb.attributes_NxA.shape == (12, 40) and "Eyeglasses" in celeb.attribute_names

@@ -53,5 +53,5 @@ def test_bigan_smoke(tmp_path):
     train_records = [r for r in records if r["split"] == "train"]
     assert train_records and all(0 <= r["d_real"] <= 1 for r in train_records)
     assert all(math.isfinite(r["encoder_generator_loss"]) for r in train_records)
-    evals = {r["step"]: r["fid"] for r in records if r["split"] == "eval"}
+    evals = {r["step"]: r["fid"] for r in records if r["split"] == "validation"}
     assert result["best_checkpoint_step"] == min(evals, key=evals.get)

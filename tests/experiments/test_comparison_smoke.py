@@ -10,8 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.configs.comparison import SHARED_KEYS, comparison_config, member_config
 from jaxgen.errors import UserError
+from jaxgen.families.comparison.config import SHARED_KEYS, comparison_config, member_config
 from jaxgen.train import replicas
 from jaxgen.train.loop import restore_params, train
 

@@ -51,7 +51,7 @@ def test_the_cvae_beats_the_nn_with_one_quadrant_given():
     import jax
 
     from jaxgen.config import load_config
-    from jaxgen.tasks import build_task
+    from jaxgen.families import build_task
 
     overrides = ["progress=false", "completion.quadrants=(1,)", "completion.missing=given1"]
     config = load_config(

@@ -63,7 +63,7 @@ def test_image_experiment_smoke(tmp_path, name):
     _check_report(tmp_path, [*TRAINING_FIGURES, "fid_over_training"])
     # Checkpoints: the newest two and the best by FID.
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    fids = {r["step"]: r["fid"] for r in evals if r["split"] == "eval"}
+    fids = {r["step"]: r["fid"] for r in evals if r["split"] == "validation"}
     assert result["best_checkpoint_step"] == min(fids, key=fids.get)
 
 

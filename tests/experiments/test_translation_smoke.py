@@ -71,7 +71,7 @@ def test_cyclegan_resumes_exactly_after_sigkill_with_its_pools(tmp_path):
 def test_the_pool_is_part_of_the_checkpointed_state(tmp_path):
     import jax
 
-    from jaxgen.tasks import build_task
+    from jaxgen.families import build_task
 
     config = smoke_config("cyclegan_digits", progress="false")
     task = build_task(config)

@@ -47,7 +47,7 @@ def test_vaegan_smoke(tmp_path):
     for name in ("loss", "llike", "prior_nats", "discriminator_loss", "d_real", "d_fake"):
         assert all(math.isfinite(r[name]) for r in train_records), name
     assert all(r["discriminator_updated"] in (0.0, 1.0) for r in train_records)
-    evals = {r["step"]: r["fid"] for r in records if r["split"] == "eval"}
+    evals = {r["step"]: r["fid"] for r in records if r["split"] == "validation"}
     assert result["best_checkpoint_step"] == min(evals, key=evals.get)
 
 

@@ -5,12 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.configs import classifier as recipe
-from jaxgen.configs.classifier import classifier_config
+from jaxgen import feature_classifier as classifier
 from jaxgen.data import load_split
-from jaxgen.metrics import classifier
-from jaxgen.models.classifier import DigitClassifier
-from jaxgen.tasks.classifier import translate
+from jaxgen.families.classifier import config as recipe
+from jaxgen.families.classifier.config import classifier_config
+from jaxgen.families.classifier.task import translate
+from jaxgen.nn.classifier import FEATURE_SIZE, DigitClassifier
 from jaxgen.train import loop
 
 # The default recipe takes ~15 s on digits on 2 cores; these tests only need a working classifier.
@@ -83,7 +83,7 @@ def test_features_and_probabilities(digits):
     _, clf = digits
     images = load_split("digits", "test").pixels()  # 359 images
     features, probs = clf.features_and_probabilities(images)
-    assert features.shape == (359, classifier.FEATURE_SIZE) and features.dtype == np.float64
+    assert features.shape == (359, FEATURE_SIZE) and features.dtype == np.float64
     assert probs.shape == (359, 10) and probs.dtype == np.float64
     assert features.min() >= 0  # relu features
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.metrics.recurrent import hidden_state_jacobian_norms
-from jaxgen.models.cells import make_cell
+from jaxgen.nn.cells import make_cell
 
 D, H = 5, 4
 

@@ -22,7 +22,7 @@ def test_workdir_holds_everything_the_contract_names(tmp_path):
     assert any(n.startswith("events.out.tfevents") for n in names)
     assert any(n.endswith(".png") for n in names)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert {"train", "eval"} == {r["split"] for r in records}
+    assert {"train", "validation"} == {r["split"] for r in records}
     assert all("step" in r for r in records)
     saved = summary(tmp_path)
     assert saved == result and len(saved["params_fingerprint"]) == 64

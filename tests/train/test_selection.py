@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from jaxgen.tasks import build_task
+from jaxgen.families import build_task
 from jaxgen.train.loop import restore_params, train
 
 from ..conftest import smoke_config
@@ -19,7 +19,7 @@ def test_best_checkpoint_by_validation_and_its_test_numbers(tmp_path):
     )
     result = train(config, tmp_path)
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    evals = {r["step"]: r["mse"] for r in records if r["split"] == "eval"}
+    evals = {r["step"]: r["mse"] for r in records if r["split"] == "validation"}
     assert sorted(evals) == [5, 10, 15, 20, 25, 30]
     best = min(evals, key=evals.get)
     assert result["best_checkpoint_step"] == best
@@ -65,7 +65,7 @@ def test_evaluations_put_the_task_s_image_snapshots_in_tensorboard(tmp_path):
                 if value.HasField("image"):
                     images.add((value.tag, event.step, value.image.height, value.image.width))
     # 10 validation inputs above their reconstructions: two rows of 8x8 digits, 1-px gaps.
-    assert images == {("eval/reconstructions", s, 17, 89) for s in (10, 20)}
+    assert images == {("validation/reconstructions", s, 17, 89) for s in (10, 20)}
 
 
 def test_eval_of_a_workdir_from_an_older_config_is_one_line(tmp_path):

@@ -1,1 +1,0 @@
-"""Flax Linen modules, one file a family."""
