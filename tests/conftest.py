@@ -32,8 +32,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subproce
 
 
 def kill_after_checkpoints(args: list[str], workdir: pathlib.Path, count: int) -> None:
-    """Starts `python -m jaxgen ARGS`, waits until `workdir` holds `count` checkpoints, then
-    SIGKILLs it and every process it started (its data workers) mid-training."""
+    """Starts `python -m jaxgen ARGS`, waits until `workdir` holds `count` committed checkpoints,
+    then SIGKILLs it and every process it started (its data workers) mid-training."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "jaxgen", *args],
         cwd=REPO,
@@ -43,7 +43,9 @@ def kill_after_checkpoints(args: list[str], workdir: pathlib.Path, count: int) -
     )
     deadline = time.time() + 120
     while time.time() < deadline:
-        if len(list((workdir / "checkpoints").glob("[0-9]*"))) >= count:
+        # Committed checkpoints only: one being written is a folder NAME.orbax-checkpoint-tmp.
+        saved = [p for p in (workdir / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
+        if len(saved) >= count:
             break
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)

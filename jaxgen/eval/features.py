@@ -1,34 +1,68 @@
-"""What every task that scores images in a feature classifier's space shares (FID, KID,
-precision/recall): the data set's classifier and its features of the evaluation splits."""
+"""The feature space that every image score is taken in (FID, KID, precision/recall, label
+scores): a data set's feature classifier and the features of its real images, computed once."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 
-class ClassifierFeatures:
-    """A mixin for tasks with `config` and `splits` ({"validation": Split, "test": Split}):
-    `classifier`, the feature classifier of `config.dataset` at `config.preprocess` (trained
-    and cached on first use), and `real_features(split)`, its features of a split's images,
-    the reference of every FID, computed once per split."""
+class FeatureSpace:
+    """The feature classifier of `dataset` at `preprocess` (trained and cached on first use, by
+    the layer that orchestrates runs) and the features of real images, computed once per name.
+    The image GANs, VAE-GAN, BiGAN and the comparison hold one for their data set; CycleGAN holds
+    one per domain; pix2pix scores its outputs in one."""
+
+    def __init__(self, dataset: str, preprocess=None, progress: bool = False):
+        self.dataset, self.preprocess, self.progress = dataset, preprocess, progress
+        self._references: dict = {}
 
     @property
     def classifier(self):
-        from jaxgen.feature_classifier import load_classifier
+        from jaxgen.feature_classifier import load_classifier  # memoized in-process
 
-        return load_classifier(
-            self.config.dataset, self.config.get("preprocess"), progress=self.config.progress
-        )
+        return load_classifier(self.dataset, self.preprocess, progress=self.progress)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The classifier's features of images with pixels in [0, 1]."""
+        return self.classifier.features(np.asarray(images))
+
+    def reference(self, name, images: Callable[[], np.ndarray]) -> np.ndarray:
+        """The features of the real images `images()` returns, computed on the first call for
+        `name` (a split, or a split and a count) and kept."""
+        if name not in self._references:
+            self._references[name] = self.features(images())
+        return self._references[name]
+
+    def fid(self, real_features: np.ndarray, images: np.ndarray) -> float:
+        """FID of `images` (pixels in [0, 1]) against real images' features."""
+        from jaxgen.metrics.sample_quality import fid
+
+        return fid(real_features, self.features(images))
+
+
+class ClassifierFeatures:
+    """A mixin for tasks with `config` and `splits` ({"validation": Split, "test": Split}):
+    `feature_space`, the `FeatureSpace` of `config.dataset` at `config.preprocess`, with
+    `classifier`, `real_features(split)` (the reference of every FID, computed once per split)
+    and `fid_to(split, images)`."""
+
+    @property
+    def feature_space(self) -> FeatureSpace:
+        if "_feature_space" not in self.__dict__:
+            c = self.config
+            self._feature_space = FeatureSpace(c.dataset, c.get("preprocess"), c.progress)
+        return self._feature_space
+
+    @property
+    def classifier(self):
+        return self.feature_space.classifier
 
     def real_features(self, split: str) -> np.ndarray:
-        cache = self.__dict__.setdefault("_real_features", {})
-        if split not in cache:
-            cache[split] = self.classifier.features(self.splits[split].pixel_view())
-        return cache[split]
+        return self.feature_space.reference(split, self.splits[split].pixel_view)
 
     def fid_to(self, split: str, images: np.ndarray) -> float:
         """FID of `images` (pixels in [0, 1]) against the split's images, in the classifier's
         features."""
-        from jaxgen.metrics.sample_quality import fid
-
-        return fid(self.real_features(split), self.classifier.features(images))
+        return self.feature_space.fid(self.real_features(split), images)

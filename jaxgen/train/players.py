@@ -43,6 +43,13 @@ def moving_average(average: PyTree, params: PyTree, decay: float, updates: jax.A
     return optax.incremental_update(params, average, step_size=step_size)
 
 
+def moving_averages(
+    averages: dict[str, PyTree], params: dict[str, PyTree], decay: float, updates: jax.Array
+) -> dict[str, PyTree]:
+    """`moving_average` of every player that `averages` holds."""
+    return {name: moving_average(averages[name], params[name], decay, updates) for name in averages}
+
+
 def init_averages(params: dict[str, PyTree], names) -> dict[str, PyTree]:
     """The weight averages of the players `names` at step 0: copies of their weights, so that a
     state built outside jit owns separate buffers (the step donates it)."""

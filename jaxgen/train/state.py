@@ -40,27 +40,34 @@ class TrainState:
         return self.replace(step=self.step + 1, params=params, opt_state=opt_state)
 
 
-def adam(config: ml_collections.ConfigDict, learning_rate: float):
-    """Global-norm clipping (when `grad_clip_norm` > 0), then Adam at `learning_rate` with the
-    config's schedule (`lr_schedule`: constant, cosine to 0 over `steps`, or linear_decay:
-    constant for the first `lr_decay_start` fraction of the steps, then linearly to 0) and
-    betas (`adam_b1`, `adam_b2`; optax's 0.9, 0.999 by default)."""
+def learning_rate_schedule(config: ml_collections.ConfigDict, learning_rate: float):
+    """`learning_rate` under the config's `lr_schedule`: constant, cosine to 0 over `steps`, or
+    linear_decay (constant for the first `lr_decay_start` fraction of the steps, then linearly
+    to 0)."""
     schedule = config.get("lr_schedule", "constant")
     if schedule == "cosine":
-        learning_rate = optax.cosine_decay_schedule(learning_rate, max(config.steps, 1))
-    elif schedule == "linear_decay":  # CycleGAN's and pix2pix's: constant, then linear to 0
+        return optax.cosine_decay_schedule(learning_rate, max(config.steps, 1))
+    if schedule == "linear_decay":  # CycleGAN's and pix2pix's: constant, then linear to 0
         start = int(round(config.get("lr_decay_start", 0.5) * config.steps))
-        learning_rate = optax.join_schedules(
+        return optax.join_schedules(
             [
                 optax.constant_schedule(learning_rate),
                 optax.linear_schedule(learning_rate, 0.0, max(config.steps - start, 1)),
             ],
             [start],
         )
-    elif schedule != "constant":
+    if schedule != "constant":
         raise ValueError(
             f"unknown lr_schedule {config.lr_schedule!r}; choose constant, cosine or linear_decay"
         )
+    return learning_rate
+
+
+def adam(config: ml_collections.ConfigDict, learning_rate: float):
+    """Global-norm clipping (when `grad_clip_norm` > 0), then Adam at `learning_rate` with the
+    config's schedule (`learning_rate_schedule`) and betas (`adam_b1`, `adam_b2`; optax's 0.9,
+    0.999 by default)."""
+    learning_rate = learning_rate_schedule(config, learning_rate)
     optimizer = optax.adam(
         learning_rate, b1=config.get("adam_b1", 0.9), b2=config.get("adam_b2", 0.999)
     )

@@ -193,10 +193,7 @@ class BiGANTask(ClassifierFeatures, Task):
             params=new_params,
             opt_state=new_opt,
             batch_stats={"generator": g_stats},
-            average={
-                g: players.moving_average(state.average[g], new_params[g], decay, state.step)
-                for g in AVERAGED
-            },
+            average=players.moving_averages(state.average, new_params, decay, state.step),
         )
         return new_state, jax.tree.map(lambda m: m.astype(jnp.float32), metrics)
 

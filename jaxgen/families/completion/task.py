@@ -17,7 +17,7 @@ Data. The model input x is the image's given pixels as they are (grey, in [0, 1]
 with the missing ones at -1; the targets are binarized, so that the Bernoulli likelihood is a
 probability of something: in training dynamically (a fresh Bernoulli draw per pixel with the
 step's key), in evaluation the split binarized once with the VAE family's fixed key
-(families/vae/task.py: TEST_BINARIZATION_KEY, the same binary test images for every run and seed).
+(data/binary.py: TEST_BINARIZATION_KEY, the same binary test images for every run and seed).
 Pyro scores grey targets, a cross-entropy rather than a log-likelihood (its numbers are not exactly
 comparable; jaxgen/families/completion/report.py says how they differ).
 
@@ -38,6 +38,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.data import config_splits, train_dataset
+from jaxgen.data.binary import TEST_BINARIZATION_KEY, binarize, binarized
 from jaxgen.data.masks import missing_mask
 from jaxgen.eval.chunked import EVAL_SPLITS, batched
 from jaxgen.families.completion.losses import conditional_log_likelihood, cvae_loss, masked_bce
@@ -48,8 +49,7 @@ from jaxgen.families.completion.model import (
     fill_missing,
     masked_input,
 )
-from jaxgen.families.vae.losses import binarize, reparametrize
-from jaxgen.families.vae.task import TEST_BINARIZATION_KEY, binarized
+from jaxgen.families.vae.losses import reparametrize
 from jaxgen.train.protocol import LossTask
 from jaxgen.train.state import make_optimizer
 

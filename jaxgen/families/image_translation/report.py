@@ -10,20 +10,15 @@ import pathlib
 import numpy as np
 
 from jaxgen.data import image_pairs as data
+from jaxgen.eval.features import FeatureSpace
 from jaxgen.families.image_translation.task import CycleGANTask
-from jaxgen.metrics import image_quality, sample_quality
+from jaxgen.metrics import image_quality
 from jaxgen.reports.curves import learning_curve_section
 from jaxgen.reports.markdown import Report, markdown_table
 from jaxgen.train.protocol import History
 from jaxgen.viz import figures
 
 STRIP = 10  # examples in each figure
-
-
-def _classifier(config, dataset: str):
-    from jaxgen.feature_classifier import load_classifier
-
-    return load_classifier(dataset, config.get("preprocess"), progress=config.progress)
 
 
 def _classifier_text(classifier) -> str:
@@ -53,7 +48,8 @@ def pix2pix_numbers(task, outputs, inputs, targets, labels) -> tuple[dict, str]:
     )
     split = task.train_split
     if split.labels_N is not None:
-        classifier = _classifier(config, config.dataset)
+        space = FeatureSpace(config.dataset, config.get("preprocess"), config.progress)
+        classifier = space.classifier
         numbers[f"{prefix}accuracy"] = float(
             np.mean(classifier.probabilities(outputs).argmax(1) == labels)
         )
@@ -63,9 +59,7 @@ def pix2pix_numbers(task, outputs, inputs, targets, labels) -> tuple[dict, str]:
             np.mean(classifier.probabilities(seen).argmax(1) == labels)
         )
         numbers["classifier_test_accuracy"] = classifier.test_accuracy
-        numbers["fid"] = sample_quality.fid(
-            classifier.features(targets), classifier.features(outputs)
-        )
+        numbers["fid"] = space.fid(space.features(targets), outputs)
         text += (
             f" Accuracy: {_classifier_text(classifier)} on the outputs, and on the inputs as "
             "they are (the floor the translation must lift); FID of the outputs against the "
@@ -123,15 +117,13 @@ def cyclegan_report(task, params, history: History, workdir: pathlib.Path) -> Re
     if task.labelled:
         rows = []
         for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
-            classifier = task.classifier(target)
+            space = task.spaces[target]
+            classifier = space.classifier
             fake, real = t[f"fake_{target}"], t[target]
-            numbers[f"fid_{direction}"] = sample_quality.fid(
-                classifier.features(real), classifier.features(fake)
-            )
+            real_features = space.features(real)
+            numbers[f"fid_{direction}"] = space.fid(real_features, fake)
             untranslated = data.to_channels(t[source], real.shape[-1])
-            numbers[f"fid_{direction}_untranslated"] = sample_quality.fid(
-                classifier.features(real), classifier.features(untranslated)
-            )
+            numbers[f"fid_{direction}_untranslated"] = space.fid(real_features, untranslated)
             if two_domain_set:  # the classifier tells the domains apart: is it in the target?
                 want = np.full(len(fake), "ab".index(target))
                 name = f"target_domain_rate_{direction}"

@@ -24,9 +24,10 @@ import numpy as np
 from jaxgen.data import config_splits
 from jaxgen.data import image_pairs as data
 from jaxgen.eval.chunked import batched
+from jaxgen.eval.features import FeatureSpace
 from jaxgen.families.image_translation import image_pool, losses
 from jaxgen.families.image_translation import model as nets
-from jaxgen.metrics import image_quality, sample_quality
+from jaxgen.metrics import image_quality
 from jaxgen.train import players
 from jaxgen.train.protocol import Task
 from jaxgen.train.state import PyTree, TrainState, adam
@@ -126,7 +127,9 @@ class _Translation(Task):
             variables = self.modules[name].init(k, x, train=False)
             params[name] = variables["params"]
             stats[name] = variables.get("batch_stats", {})
-        opt_state = {g: self.tx.init(self._group(params, g)) for g in self.groups}
+        opt_state = players.init_optimizers(
+            dict.fromkeys(self.groups, self.tx), {g: self._group(params, g) for g in self.groups}
+        )
         return TranslationState(
             step=jnp.zeros((), jnp.int32),
             params=params,
@@ -302,7 +305,9 @@ class CycleGANTask(_Translation):
         super().__init__(config, modules, inputs)
         self.labelled = all(self.domains[d]["train"].labels_N is not None for d in "ab")
         self.best_metric = "fid" if self.labelled else "cycle_l1"
-        self._real_features: dict = {}
+        preprocess, progress = config.get("preprocess"), config.progress
+        # Each domain's images are scored in the features of its own data set's classifier.
+        self.spaces = {d: FeatureSpace(self.names[d], preprocess, progress) for d in "ab"}
         self.train_step = self._make_step()
 
     def init_pools(self) -> dict:
@@ -387,6 +392,9 @@ class CycleGANTask(_Translation):
         n = len(source) if not count else min(count, len(source))
         return np.asarray(source.pixel_view()[:n]), source.int_labels()[:n]
 
+    def _pixels(self, domain: str, split: str, count: int) -> np.ndarray:
+        return self.images(domain, split, count)[0]
+
     def translations(self, params, split: str, count: int) -> dict[str, np.ndarray]:
         """Both domains' images, their translations and their cycles back."""
         a, labels_a = self.images("a", split, count)
@@ -404,21 +412,6 @@ class CycleGANTask(_Translation):
             "rec_b": self.translate(params, "g_ab", fake_a),
         }
 
-    def classifier(self, domain: str):
-        """The feature classifier of the domain's data set (trained on its train labels)."""
-        from jaxgen.feature_classifier import load_classifier
-
-        return load_classifier(
-            self.names[domain], self.config.get("preprocess"), progress=self.config.progress
-        )
-
-    def real_features(self, domain: str, split: str, count: int) -> np.ndarray:
-        key = (domain, split, count)
-        if key not in self._real_features:
-            images, _ = self.images(domain, split, count)
-            self._real_features[key] = self.classifier(domain).features(images)
-        return self._real_features[key]
-
     def evaluate(self, params, split: str) -> dict[str, float]:
         """Cycle L1 each way; with labelled domains, FID of each direction's translations in
         the target domain's classifier features (and their mean, `fid`)."""
@@ -431,10 +424,11 @@ class CycleGANTask(_Translation):
         numbers["cycle_l1"] = (numbers["cycle_l1_a"] + numbers["cycle_l1_b"]) / 2
         if self.labelled:
             for direction, target, fake in (("a2b", "b", "fake_b"), ("b2a", "a", "fake_a")):
-                features = self.classifier(target).features(t[fake])
-                numbers[f"fid_{direction}"] = sample_quality.fid(
-                    self.real_features(target, split, n), features
+                space = self.spaces[target]
+                real = space.reference(
+                    (split, n), functools.partial(self._pixels, target, split, n)
                 )
+                numbers[f"fid_{direction}"] = space.fid(real, t[fake])
             numbers["fid"] = (numbers["fid_a2b"] + numbers["fid_b2a"]) / 2
         return numbers
 

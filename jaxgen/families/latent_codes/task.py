@@ -29,6 +29,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.data import config_splits, train_dataset
+from jaxgen.data.binary import TEST_BINARIZATION_KEY, binarized
 from jaxgen.eval.chunked import EVAL_SPLITS, batched
 from jaxgen.eval.features import ClassifierFeatures
 from jaxgen.families.autoencoder.config import objective_config
@@ -41,7 +42,6 @@ from jaxgen.families.vae.losses import (
     resolve_objective,
 )
 from jaxgen.families.vae.model import build_vae
-from jaxgen.families.vae.task import TEST_BINARIZATION_KEY, binarized
 from jaxgen.train.protocol import LossTask
 from jaxgen.train.state import make_optimizer
 

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.data.binary import binarize
+
 LIKELIHOODS = ("bernoulli", "gaussian_fixed", "gaussian_learned", "discretized_logistic")
 # Likelihoods with one learned log-scale shared by all pixels.
 LEARNED_SCALE = ("gaussian_learned", "discretized_logistic")
@@ -115,12 +117,6 @@ def reparametrize(key: jax.Array, mean_BxZ: jax.Array, logvar_BxZ: jax.Array) ->
     """z = mean + sigma * eps with eps ~ N(0, I) from `key`: differentiable in mean and logvar."""
     eps = jax.random.normal(key, mean_BxZ.shape, mean_BxZ.dtype)
     return mean_BxZ + jnp.exp(0.5 * logvar_BxZ) * eps
-
-
-def binarize(key: jax.Array, x: jax.Array) -> jax.Array:
-    """One Bernoulli draw per pixel with the pixel intensity as its probability (drawn on the
-    flattened pixels, the same bits, for the CPU's sake as in `log_bernoulli`)."""
-    return jax.random.bernoulli(key, x.reshape(x.shape[0], -1)).astype(x.dtype).reshape(x.shape)
 
 
 def kl_weight(objective: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:

@@ -9,6 +9,7 @@ import pathlib
 import jax
 import numpy as np
 
+from jaxgen.eval.features import FeatureSpace
 from jaxgen.eval.likelihood import likelihood_numbers
 from jaxgen.families.vae import latent
 from jaxgen.metrics import image_attributes
@@ -186,10 +187,8 @@ def _attributes(task):
                 ("slant", image_attributes.slant, "-mu11/mu02 from image moments"),
             )
         ]
-    from jaxgen.feature_classifier import load_classifier
-
     config = task.config
-    classifier = load_classifier(config.dataset, config.get("preprocess"), config.progress)
+    classifier = FeatureSpace(config.dataset, config.get("preprocess"), config.progress).classifier
     found = []
     for name in LABELLED_ATTRIBUTES:
         if name not in test.attribute_names:

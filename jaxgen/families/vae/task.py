@@ -9,7 +9,6 @@ figures (jaxgen/families/vae/report.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
@@ -18,26 +17,16 @@ import ml_collections
 import numpy as np
 
 from jaxgen.data import config_splits, train_dataset
-from jaxgen.data.datasets import Split
+from jaxgen.data.binary import STATIC_TRAIN_BINARIZATION_KEY, TEST_BINARIZATION_KEY, binarized
 from jaxgen.eval.chunked import EVAL_SPLITS, batched
-from jaxgen.families.vae.losses import binarize, make_log_weights, make_vae_loss, resolve_objective
+from jaxgen.families.vae.losses import make_log_weights, make_vae_loss, resolve_objective
 from jaxgen.families.vae.model import build_vae
 from jaxgen.metrics.likelihood import importance_sampled_log_likelihood
 from jaxgen.train.protocol import LossTask
 from jaxgen.train.state import make_optimizer
 
-# Fixed keys, independent of the run's seed: every run and seed sees the same test set.
-TEST_BINARIZATION_KEY = 0xB1
-STATIC_TRAIN_BINARIZATION_KEY = 0xB2
 NLL_KEY = 0x11
 SNAPSHOT_KEY = 0xF2
-
-
-def binarized(split: Split, key_seed: int) -> Split:
-    """The split binarized once with a fixed key (pixels 0 or 255)."""
-    x = jnp.asarray(split.pixels())
-    bits = np.asarray(binarize(jax.random.key(key_seed), x))
-    return dataclasses.replace(split, images_NxHxWxC=(bits * 255).astype(np.uint8))
 
 
 class VAETask(LossTask):

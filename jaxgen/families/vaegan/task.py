@@ -132,10 +132,7 @@ class VAEGANTask(ClassifierFeatures, Task):
             params=params,
             opt_state=opt_state,
             batch_stats={"decoder": dec_stats},
-            average={
-                p: players.moving_average(state.average[p], params[p], decay, state.step)
-                for p in AVERAGED
-            },
+            average=players.moving_averages(state.average, params, decay, state.step),
         )
         return new_state, jax.tree.map(lambda m: jnp.asarray(m, jnp.float32), metrics)
 
