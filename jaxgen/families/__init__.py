@@ -62,6 +62,7 @@ FAMILIES: dict[str, Family] = {
     "vaegan": _family("vaegan", "VAEGANTask", "experiments/vaegan.py", heavy=True),
     "latent_codes": _family("latent_codes", "LatentCodesTask", "experiments/clustering.py"),
     "comparison": _family("comparison", "ComparisonTask", "experiments/vae_vs_gan.py", heavy=True),
+    "rbm": _family("rbm", "RBMTask", "experiments/rbm.py"),
     "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py"),
 }
 
