@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import jax
@@ -16,6 +18,29 @@ import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+CACHE_OWNER = "JAXGEN_TEST_XLA_CACHE_OWNER"
+
+
+def pytest_configure(config):
+    """One persistent XLA compilation cache for the whole session: the controller makes it and
+    names it in the environment, which the xdist workers and every CLI subprocess inherit. The
+    same smoke programs are compiled by many tests (a reference run, its SIGKILLed twin and the
+    resume); each is now compiled once. A compiled program is the same program, so no number
+    changes; a cache named by the caller's own JAX_COMPILATION_CACHE_DIR is used as it is."""
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxgen-xla-cache-")
+        os.environ[CACHE_OWNER] = str(os.getpid())
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+    )
+
+
+def pytest_unconfigure(config):
+    if os.environ.get(CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

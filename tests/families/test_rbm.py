@@ -148,3 +148,26 @@ def test_colour_images_are_refused_in_one_line(tmp_path):
     # The folder's preparation may print progress first; the error is one line, no traceback.
     assert "one bit per pixel of grey images" in out.stderr.strip().splitlines()[-1]
     assert "Traceback" not in out.stderr
+
+
+def test_compare_runs_reads_other_runs_on_the_same_data_and_refuses_the_rest(tmp_path):
+    from jaxgen.errors import UserError
+    from jaxgen.families.rbm.report import compared_runs
+
+    def run(name, dataset, summary):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(
+            json.dumps({"dataset": dataset, "task": "vae"})
+        )
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+        return str(tmp_path / name)
+
+    config = smoke_config("rbm")
+    config.compare_runs = run("vae", "digits", {"test_nll_nats": 30.5})
+    assert compared_runs(config) == [["vae", "vae", 30.5]]
+    config.compare_runs = run("other", "mnist5k", {"test_nll_nats": 99.0})
+    with pytest.raises(UserError, match="not a run with a test NLL on 'digits'"):
+        compared_runs(config)
+    config.compare_runs = str(tmp_path / "missing")
+    with pytest.raises(UserError, match="cannot read"):
+        compared_runs(config)

@@ -26,6 +26,8 @@ def rbm_config(**overrides) -> ml_collections.ConfigDict:
         NLL (exact log Z instead when a layer has at most 20 units).
     pll_examples / free_energy_examples: images for the pseudo-log-likelihood and for the
         free-energy gap between train and validation images.
+    compare_runs: comma-separated workdirs of finished runs on the same data set with a test
+        NLL (the VAE and IWAE experiments), put beside the RBM in the report's table.
     """
     config = base_config(
         task="rbm",
@@ -53,6 +55,7 @@ def rbm_config(**overrides) -> ml_collections.ConfigDict:
         pll_examples=1000,
         free_energy_examples=1000,
         sample_gibbs_steps=(1, 10, 100, 1000, 10000),
+        compare_runs="",
     )
     config.update(overrides)
     return config
