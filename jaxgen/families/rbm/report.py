@@ -38,12 +38,12 @@ def likelihood_numbers(task, params) -> dict[str, float]:
     numbers = {
         "log_z_ais": estimate.log_z,
         # Unbounded below (None in summary.json) when 3 standard errors exceed the estimate.
-        "log_z_ais_low": _finite_or_none(estimate.log_z_low),
+        "log_z_ais_low": finite_or_none(estimate.log_z_low),
         "log_z_ais_high": estimate.log_z_high,
         "ais_temperatures": estimate.num_temperatures,
         "ais_chains": c.ais.num_chains,
         "test_nll_nats": mean_free + estimate.log_z,
-        "test_nll_nats_ais_low": _finite_or_none(mean_free + estimate.log_z_low),
+        "test_nll_nats_ais_low": finite_or_none(mean_free + estimate.log_z_low),
         "test_nll_nats_ais_high": mean_free + estimate.log_z_high,
         "test_examples": len(v),
     }
@@ -65,7 +65,8 @@ def likelihood_numbers(task, params) -> dict[str, float]:
     return numbers
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """`value`, or None (null in JSON) where it is infinite: an interval unbounded below."""
     return value if math.isfinite(value) else None
 
 
