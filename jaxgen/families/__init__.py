@@ -31,12 +31,15 @@ class Family:
         (tests/test_conformance.py), relative to the repository root.
     heavy: its conformance test takes over a minute on CI's 2 cores (it trains several
         models, or large ones): `make test-all` runs it, `make test` does not.
+    over_seeds: "module:name" of a function (seeds, per-seed summaries) -> (numbers,
+        sections) that a many-seed run's report adds (a claim judged over seeds), or None.
     """
 
     task: str
     report: str
     smoke: str
     heavy: bool = False
+    over_seeds: str | None = None
 
 
 def _family(name: str, task: str, smoke: str, heavy: bool = False) -> Family:
@@ -63,6 +66,10 @@ FAMILIES: dict[str, Family] = {
     "latent_codes": _family("latent_codes", "LatentCodesTask", "experiments/clustering.py"),
     "comparison": _family("comparison", "ComparisonTask", "experiments/vae_vs_gan.py", heavy=True),
     "rbm": _family("rbm", "RBMTask", "experiments/rbm.py"),
+    "dbn": dataclasses.replace(
+        _family("dbn", "DBNTask", "experiments/dbn.py"),
+        over_seeds="jaxgen.families.dbn.report:pretraining_verdict",
+    ),
     "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py"),
 }
 
@@ -102,4 +109,5 @@ def build(config: ml_collections.ConfigDict) -> tuple[Task, Report]:
         raise UserError(f"bad config: {err}") from None
     if not seeds:
         return task, report
-    return ReplicatedTask(task, seeds, config), replicated_report(report, config)
+    over_seeds = None if entry.over_seeds is None else _load(entry.over_seeds)
+    return ReplicatedTask(task, seeds, config), replicated_report(report, config, over_seeds)

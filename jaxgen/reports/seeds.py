@@ -15,10 +15,11 @@ from jaxgen.train.replicas import mean_over_replicas, replica
 from jaxgen.train.replicated import ReplicatedTask, seed_history
 
 
-def replicated_report(report, config):
+def replicated_report(report, config, over_seeds=None):
     """The report of a many-seed run of a family whose report is `report`: each seed's own
     report in `seedS/` (from its parameters and its history), and the mean and standard
-    deviation over seeds of every number."""
+    deviation over seeds of every number; `over_seeds(seeds, summaries) -> (numbers,
+    sections)`, when given, adds what the family judges over seeds (families/__init__.py)."""
 
     def many_seeds(task: ReplicatedTask, params, history: History, workdir: pathlib.Path):
         summaries = []
@@ -33,7 +34,12 @@ def replicated_report(report, config):
             if jax.process_index() == 0:
                 write_report(seed_dir, config, seed_summary, seed_report)
             summaries.append(seed_summary)
-        return summarize_seeds(task.seeds, summaries)
+        combined = summarize_seeds(task.seeds, summaries)
+        if over_seeds is not None:
+            numbers, sections = over_seeds(task.seeds, summaries)
+            combined.summary.update(numbers)
+            combined.sections[1:1] = sections  # after the table over seeds
+        return combined
 
     return many_seeds
 

@@ -322,7 +322,8 @@ def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[st
         chosen = task.evaluate(task.eval_params(run.restore(best)), "test")
     numbers = {f"final_test_{k}": v for k, v in final.items()}
     numbers.update({f"best_test_{k}": v for k, v in chosen.items()})
-    rows = [[name, final[name], chosen[name]] for name in final]
+    # A number a phase does not compute (a DBN's fine-tuned error before fine-tuning) is blank.
+    rows = [[name, final[name], chosen.get(name, "")] for name in final]
     ranking = (
         f"Checkpoints are ranked by `{task.best_metric}` ({task.best_mode}) on the validation "
         "split, which is held out from train"

@@ -40,19 +40,23 @@ class TrainState:
         return self.replace(step=self.step + 1, params=params, opt_state=opt_state)
 
 
-def learning_rate_schedule(config: ml_collections.ConfigDict, learning_rate: float):
+def learning_rate_schedule(
+    config: ml_collections.ConfigDict, learning_rate: float, steps: int | None = None
+):
     """`learning_rate` under the config's `lr_schedule`: constant, cosine to 0 over `steps`, or
     linear_decay (constant for the first `lr_decay_start` fraction of the steps, then linearly
-    to 0)."""
+    to 0). `steps` is the run's `config.steps` unless given (a phase's own budget, counted from
+    the phase's first step, where the phase starts a fresh optimizer)."""
     schedule = config.get("lr_schedule", "constant")
+    steps = config.steps if steps is None else steps
     if schedule == "cosine":
-        return optax.cosine_decay_schedule(learning_rate, max(config.steps, 1))
+        return optax.cosine_decay_schedule(learning_rate, max(steps, 1))
     if schedule == "linear_decay":  # CycleGAN's and pix2pix's: constant, then linear to 0
-        start = int(round(config.get("lr_decay_start", 0.5) * config.steps))
+        start = int(round(config.get("lr_decay_start", 0.5) * steps))
         return optax.join_schedules(
             [
                 optax.constant_schedule(learning_rate),
-                optax.linear_schedule(learning_rate, 0.0, max(config.steps - start, 1)),
+                optax.linear_schedule(learning_rate, 0.0, max(steps - start, 1)),
             ],
             [start],
         )

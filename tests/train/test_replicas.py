@@ -74,3 +74,33 @@ def test_replicated_run_resumes_exactly(tmp_path):
     resumed = train(smoke_config("vae", **common), tmp_path / "b")
     assert resumed["params_fingerprint"] == straight["params_fingerprint"]
     assert resumed["seeds"] == [0, 1]
+
+
+def test_a_family_s_judgement_over_seeds_joins_the_many_seed_report(tmp_path):
+    """`Family.over_seeds` (a claim judged over seeds, the DBN's "pretraining helps") gets every
+    seed's own summary, and its numbers and section join the many-seed report."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from jaxgen.reports.markdown import Report
+    from jaxgen.reports.seeds import replicated_report
+    from jaxgen.train.protocol import History
+
+    @dataclasses.dataclass
+    class Replicas:  # what the report reads of a ReplicatedTask
+        seeds: tuple = (4, 9)
+        task: object = None
+
+    def report(task, params, history, workdir):
+        return Report({"x": float(params["w"]), "seed_seen": history.seed}, [("Own", "")])
+
+    def judge(seeds, summaries):
+        return {"x_sum": sum(s["x"] for s in summaries)}, [("Judged", str(tuple(seeds)))]
+
+    many = replicated_report(report, smoke_config("minimal"), judge)
+    result = many(Replicas(), {"w": jnp.array([1.0, 2.0])}, History(step=3), tmp_path)
+    assert result.summary["x_sum"] == 3.0
+    assert result.summary["per_seed"]["9"]["seed_seen"] == 9
+    assert [title for title, _ in result.sections] == ["Over seeds", "Judged", "Seeds"]
+    assert (tmp_path / "seed9" / "report.md").exists()

@@ -1,4 +1,5 @@
-"""Config blocks of the RBM family (experiments/rbm.py; the DBN builds on them)."""
+"""Config blocks of the RBM family (experiments/rbm.py); the deep belief network's
+(families/dbn/config.py) shares the objective and the AIS blocks."""
 
 from __future__ import annotations
 
@@ -40,17 +41,8 @@ def rbm_config(**overrides) -> ml_collections.ConfigDict:
         checkpoint_every=2000,
         binarize="dynamic",
         model=ml_collections.ConfigDict({"num_hidden": 500}),
-        objective=ml_collections.ConfigDict(
-            {"kind": "pcd", "gibbs_steps": 1, "momentum": 0.5, "weight_decay": 2e-4}
-        ),
-        ais=ml_collections.ConfigDict(
-            {
-                "num_chains": 100,
-                "num_temperatures": 14501,
-                "raise_examples": 50,
-                "raise_chains": 5,
-            }
-        ),
+        objective=objective_block(),
+        ais=ais_block(raise_examples=50, raise_chains=5),
         eval_ais=ml_collections.ConfigDict({"num_chains": 32, "num_temperatures": 5001}),
         pll_examples=1000,
         free_energy_examples=1000,
@@ -59,6 +51,18 @@ def rbm_config(**overrides) -> ml_collections.ConfigDict:
     )
     config.update(overrides)
     return config
+
+
+def objective_block() -> ml_collections.ConfigDict:
+    """PCD-1 with momentum 0.5 and weight decay 2e-4 (Hinton's practical guide's values)."""
+    return ml_collections.ConfigDict(
+        {"kind": "pcd", "gibbs_steps": 1, "momentum": 0.5, "weight_decay": 2e-4}
+    )
+
+
+def ais_block(**more) -> ml_collections.ConfigDict:
+    """Salakhutdinov & Murray's AIS: 100 chains over their 14,501 temperatures."""
+    return ml_collections.ConfigDict({"num_chains": 100, "num_temperatures": 14501, **more})
 
 
 def rbm_smoke(config: ml_collections.ConfigDict) -> None:

@@ -68,13 +68,16 @@ def sample_visible(params: PyTree, h: jax.Array, key: jax.Array) -> jax.Array:
     return jax.random.bernoulli(key, jax.nn.sigmoid(visible_logits(params, h))).astype(h.dtype)
 
 
-def gibbs(params: PyTree, v: jax.Array, key: jax.Array, steps) -> jax.Array:
+def gibbs(params: PyTree, v: jax.Array, key: jax.Array, steps, visible_sampler=None) -> jax.Array:
     """`steps` rounds of block Gibbs sampling v -> h -> v from `v` (round i draws from
-    `fold_in(key, i)`; `steps` may be traced); the last visible sample."""
+    `fold_in(key, i)`; `steps` may be traced); the last visible sample. `visible_sampler`
+    replaces `sample_visible` where the visible layer holds more than independent bits (a DBN's
+    top RBM with its softmax label units)."""
+    sampler = sample_visible if visible_sampler is None else visible_sampler
 
     def one(i, v):
         key_h, key_v = jax.random.split(jax.random.fold_in(key, i))
-        return sample_visible(params, sample_hidden(params, v, key_h), key_v)
+        return sampler(params, sample_hidden(params, v, key_h), key_v)
 
     return jax.lax.fori_loop(0, steps, one, v)
 
@@ -84,10 +87,11 @@ def mean_reconstruction(params: PyTree, v: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(visible_logits(params, jax.nn.sigmoid(hidden_logits(params, v))))
 
 
-def reconstruction_error(params: PyTree, v: jax.Array) -> jax.Array:
+def reconstruction_error(params: PyTree, v: jax.Array, units: int | None = None) -> jax.Array:
     """Mean squared error of the mean-field reconstruction, per pixel (the number every RBM
-    code prints; Hinton's guide warns it is a poor measure of learning, so it only watches)."""
-    return jnp.mean((v - mean_reconstruction(params, v)) ** 2)
+    code prints; Hinton's guide warns it is a poor measure of learning, so it only watches);
+    over the first `units` visible units only when given (not a DBN's label units)."""
+    return jnp.mean(((v - mean_reconstruction(params, v)) ** 2)[..., :units])
 
 
 def contrastive_divergence(params: PyTree, data: jax.Array, negatives: jax.Array) -> jax.Array:
@@ -95,3 +99,10 @@ def contrastive_divergence(params: PyTree, data: jax.Array, negatives: jax.Array
     the CD update, the negatives held fixed (no gradient through the sampling)."""
     negatives = jax.lax.stop_gradient(negatives)
     return jnp.mean(free_energy(params, data)) - jnp.mean(free_energy(params, negatives))
+
+
+def filter_images(weights_VxH, n: int, image_shape) -> np.ndarray:
+    """The first `n` hidden units' weights as images of `image_shape`, each scaled to [0, 1]."""
+    w = np.asarray(weights_VxH[:, :n]).T
+    low, high = w.min(1, keepdims=True), w.max(1, keepdims=True)
+    return ((w - low) / np.maximum(high - low, 1e-12)).reshape(len(w), *image_shape)

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from jaxgen.errors import UserError
-from jaxgen.families.rbm import partition
+from jaxgen.families.rbm import model, partition
 from jaxgen.reports.curves import learning_curve_section
 from jaxgen.reports.markdown import Report, markdown_table
 from jaxgen.train.protocol import History
@@ -151,16 +151,21 @@ def _low(value) -> str:
     return "unbounded" if value is None else f"{value:.3f}"
 
 
-def _figures(task, params, history: History, workdir: pathlib.Path) -> list[tuple[str, str]]:
-    n = min(NUM_FILTERS, task.num_hidden)
+def filters_figure(weights_VxH, image_shape, path: pathlib.Path) -> None:
+    """The first (up to) 100 hidden units' weights as images, ten a row."""
+    n = min(NUM_FILTERS, weights_VxH.shape[1])
     columns = min(10, n)
     rows = -(-n // columns)
-    filters = task.filters(params, n)
-    blank = np.zeros((rows * columns - n, *task.image_shape), filters.dtype)
+    filters = model.filter_images(weights_VxH, n, image_shape)
+    blank = np.zeros((rows * columns - n, *image_shape), filters.dtype)
     figures.image_grid(
-        np.concatenate([filters, blank]), rows, columns, workdir / "filters.png",
+        np.concatenate([filters, blank]), rows, columns, path,
         f"weights of the first {n} hidden units, each scaled to [0, 1]",
     )  # fmt: skip
+
+
+def _figures(task, params, history: History, workdir: pathlib.Path) -> list[tuple[str, str]]:
+    filters_figure(params["weights"], task.image_shape, workdir / "filters.png")
     at = tuple(task.config.sample_gibbs_steps)
     chains = task.gibbs_samples(params, NUM_CHAINS_SHOWN, at)
     grid = np.stack(chains, 1).reshape(-1, *task.image_shape)  # chain-major

@@ -49,19 +49,30 @@ class RBMState(TrainState):
     chains: jax.Array  # persistent Gibbs chains (PCD), batch x visible
 
 
-def rbm_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """SGD with momentum at the config's learning-rate schedule, after L2 weight decay on the
-    weights only (not the biases), as in Hinton's practical guide."""
+def rbm_optimizer(
+    config: ml_collections.ConfigDict, steps: int | None = None
+) -> optax.GradientTransformation:
+    """SGD with momentum at the config's learning-rate schedule (over `steps`, the run's by
+    default: a DBN layer's over its own budget), after L2 weight decay on the weights only (not
+    the biases), as in Hinton's practical guide."""
     o = config.objective
     decay = optax.add_decayed_weights(o.weight_decay, mask=lambda p: {k: k == "weights" for k in p})
-    sgd = optax.sgd(learning_rate_schedule(config, config.learning_rate), momentum=o.momentum)
-    return optax.chain(decay, sgd)
+    rate = learning_rate_schedule(config, config.learning_rate, steps)
+    return optax.chain(decay, optax.sgd(rate, momentum=o.momentum))
 
 
-def binary_splits(config: ml_collections.ConfigDict):
-    """(train split, {evaluation split: split binarized once}) of a grey data set; colour
-    images are refused, since an RBM here models one bit per pixel."""
-    splits = config_splits(config)
+def check_objective(objective: ml_collections.ConfigDict) -> None:
+    if objective.kind not in ("cd", "pcd"):
+        raise ValueError(f"unknown objective.kind {objective.kind!r}; choose cd or pcd")
+    if objective.gibbs_steps < 1:
+        raise ValueError("objective.gibbs_steps must be at least 1")
+
+
+def binary_splits(config: ml_collections.ConfigDict, splits=None):
+    """(train split, {evaluation split: split binarized once}) of a grey data set (`splits`,
+    the config's own by default); colour images are refused, since an RBM here models one bit
+    per pixel."""
+    splits = config_splits(config) if splits is None else splits
     train = splits["train"]
     if train.image_shape[-1] != 1:
         raise ValueError(
@@ -85,11 +96,7 @@ class RBMTask(LossTask):
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
-        o = config.objective
-        if o.kind not in ("cd", "pcd"):
-            raise ValueError(f"unknown objective.kind {o.kind!r}; choose cd or pcd")
-        if o.gibbs_steps < 1:
-            raise ValueError("objective.gibbs_steps must be at least 1")
+        check_objective(config.objective)
         self.train_split, self.splits = binary_splits(config)
         self.image_shape = self.train_split.image_shape
         self.num_visible = int(np.prod(self.image_shape))
@@ -209,9 +216,7 @@ class RBMTask(LossTask):
 
     def filters(self, params, n: int) -> np.ndarray:
         """The first `n` hidden units' weights as images, each scaled to [0, 1]."""
-        w = np.asarray(params["weights"][:, :n]).T
-        low, high = w.min(1, keepdims=True), w.max(1, keepdims=True)
-        return ((w - low) / np.maximum(high - low, 1e-12)).reshape(len(w), *self.image_shape)
+        return model.filter_images(params["weights"], n, self.image_shape)
 
 
 _gibbs = jax.jit(model.gibbs)  # one compilation for every number of steps
