@@ -70,6 +70,7 @@ FAMILIES: dict[str, Family] = {
         _family("dbn", "DBNTask", "experiments/dbn.py"),
         over_seeds="jaxgen.families.dbn.report:pretraining_verdict",
     ),
+    "seq2seq": _family("seq2seq", "Seq2SeqTask", "experiments/seq2seq_addition.py"),
     "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py"),
 }
 

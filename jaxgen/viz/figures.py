@@ -199,3 +199,21 @@ def points_over_training(
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def attention_maps(
+    maps: Sequence[np.ndarray],
+    titles: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    columns: Sequence[Sequence[str]],
+    path: pathlib.Path,
+) -> pathlib.Path:
+    """Attention heat maps, one panel a pair: output symbols (rows) by source symbols
+    (columns), each row the attention of one output step (a distribution over the source)."""
+    fig, axes = _panel_grid(len(maps), 3.2)
+    for ax, weights, title, ys, xs in zip(axes.flat, maps, titles, rows, columns, strict=False):
+        ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(xs)), xs, fontsize=6, rotation=90)
+        ax.set_yticks(range(len(ys)), ys, fontsize=6)
+        ax.set_title(title, fontsize=7)
+    return _save(fig, path)
