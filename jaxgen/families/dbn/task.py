@@ -86,6 +86,7 @@ class DBNTask(Task):
         self.image_shape = self.train_split.image_shape
         self.num_visible = int(np.prod(self.image_shape))
         self.top = len(self.num_hidden) - 1
+        self.layer_sizes = dbn.layer_sizes(self.num_visible, self.num_hidden, self.num_labels)
         # Classification reads pixel intensities (as probabilities, the up pass's mean field);
         # the likelihoods read the evaluation splits binarized once with the fixed key.
         self.intensities = {s: flat(splits[s].pixels()) for s in EVAL_SPLITS}
@@ -116,7 +117,7 @@ class DBNTask(Task):
     def _fresh_chains(self, layer: int, key: jax.Array) -> jax.Array:
         """PCD's chains for `layer`: the bottom layer's from the base-rate model (independent
         pixels at the data's rates), the others' from fair coins, with uniform labels on top."""
-        shape = (self.config.batch_size, dbn.layer_sizes(*self._sizes())[layer][0])
+        shape = (self.config.batch_size, self.layer_sizes[layer][0])
         key_bits, key_labels = jax.random.split(key)
         if layer == 0:
             rates = jnp.asarray(self.pixel_rates, jnp.float32)
@@ -127,9 +128,6 @@ class DBNTask(Task):
         bits = jax.random.bernoulli(key_bits, 0.5, features).astype(jnp.float32)
         labels = jax.random.randint(key_labels, (shape[0],), 0, self.num_labels)
         return dbn.with_labels(bits, labels, self.num_labels)
-
-    def _sizes(self):
-        return self.num_visible, self.num_hidden, self.num_labels
 
     def phases(self) -> list[Phase]:
         pretrain = [
