@@ -48,7 +48,13 @@ def recipe_hash(config) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _load(
-    dataset: str, crop: str, image_size: int, steps: int, root: pathlib.Path, progress: bool
+    dataset: str,
+    crop: str,
+    image_size: int,
+    steps: int,
+    root: pathlib.Path,
+    progress: bool,
+    seed: int = 0,
 ) -> FeatureClassifier:
     from jaxgen.data.preprocess import preprocess_config
     from jaxgen.train.loop import restore_params, train
@@ -56,6 +62,7 @@ def _load(
     preprocess = preprocess_config(crop=crop, image_size=image_size)
     config = recipe.classifier_config(dataset, steps, preprocess)
     config.progress = progress
+    config.seed = seed  # 0, the recipe's own, keeps its hash (and cache entry) as before
     workdir = root / f"{dataset}-{recipe_hash(config)}"
     if not (workdir / "summary.json").exists():
         if jax.process_count() > 1:
@@ -96,15 +103,18 @@ def _image_shape(dataset: str, crop: str, image_size: int) -> tuple[int, int, in
     return load_split(dataset, "train", crop, image_size).image_shape
 
 
-def load_classifier(dataset: str, preprocess=None, progress: bool = True) -> FeatureClassifier:
+def load_classifier(
+    dataset: str, preprocess=None, progress: bool = True, seed: int = 0
+) -> FeatureClassifier:
     """The feature classifier of `dataset` (cropped and resized as the `preprocess` block
     says): loaded from the cache, else trained by the training loop
     (`families/classifier/config.py`'s recipe with `DEFAULT_STEPS` steps, with a progress bar when
-    `progress`) and cached.
+    `progress`) and cached. Another `seed` trains the same recipe independently (another cache
+    entry): the second classifier that tests whether something transfers.
     Memoized in-process; `load_classifier.cache_clear()` forgets the memo."""
     crop = preprocess.crop if preprocess is not None else "none"
     size = int(preprocess.image_size) if preprocess is not None else 0
-    return _load(dataset, crop, size, recipe.DEFAULT_STEPS, cache_dir(), bool(progress))
+    return _load(dataset, crop, size, recipe.DEFAULT_STEPS, cache_dir(), bool(progress), int(seed))
 
 
 load_classifier.cache_clear = _load.cache_clear

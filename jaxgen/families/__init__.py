@@ -71,6 +71,7 @@ FAMILIES: dict[str, Family] = {
         over_seeds="jaxgen.families.dbn.report:pretraining_verdict",
     ),
     "seq2seq": _family("seq2seq", "Seq2SeqTask", "experiments/seq2seq_addition.py"),
+    "reverse": _family("reverse", "build_reverse_task", "experiments/style_transfer.py"),
     "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py"),
 }
 

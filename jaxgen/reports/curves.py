@@ -10,12 +10,17 @@ from jaxgen.viz import figures
 
 
 def learning_curve_section(
-    history: History, names: list[str], workdir: pathlib.Path, title: str = "train"
+    history: History,
+    names: list[str],
+    workdir: pathlib.Path,
+    title: str = "train",
+    logy: bool = True,
 ) -> list[tuple[str, str]]:
-    """The train curves of `names` from the run history, as a report section ([] if none)."""
+    """The train curves of `names` from the run history, as a report section ([] if none);
+    on a log scale unless `logy` is False (a quantity that may be negative)."""
     if not history.train:
         return []
-    figures.learning_curves(history.train, names, workdir / "learning_curve.png", title)
+    figures.learning_curves(history.train, names, workdir / "learning_curve.png", title, logy=logy)
     return [("Learning curve", "![learning curve](learning_curve.png)")]
 
 

@@ -45,7 +45,13 @@ def summary_record(head: dict, report: Report, params) -> dict:
 
 
 def _data_sets(config) -> str:
-    """`dataset`, or an unpaired translation's two domains."""
+    """`dataset`, an unpaired translation's two domains, or the images a network is run in
+    reverse on (with the data set only where a classifier trained on it is one of the networks)."""
+    keys = ("content_image", "style_image", "start_image")
+    images = [f"{k} `{config[k]}`" for k in keys if config.get(k)]
+    if images:
+        uses_data = "classifier" in (config.get("network"), config.get("check_network"))
+        return ", ".join(images + ([f"`{config.dataset}`"] if uses_data else []))
     if not config.get("dataset") and config.get("domain_a"):
         return f"domain A `{config.domain_a}`, domain B `{config.domain_b}`"
     return f"`{config.dataset}`"

@@ -87,6 +87,20 @@ def image_grid(
     return _save(fig, path)
 
 
+def image_panels(
+    images: Sequence[np.ndarray], titles: Sequence[str], path: pathlib.Path, width: float = 2.6
+) -> pathlib.Path:
+    """Images of any sizes (each H x W x C in [0, 1], C 1 or 3) side by side, up to 5 a row,
+    each with its title; each panel keeps its image's aspect ratio."""
+    fig, axes = _panel_grid(len(images), width)
+    for ax, image, title in zip(axes.flat, images, titles, strict=True):
+        image = np.clip(np.asarray(image), 0.0, 1.0)
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    return _save(fig, path)
+
+
 def scatter_codes(
     points_Nx2: np.ndarray, labels_N: np.ndarray | None, path: pathlib.Path, title: str
 ) -> pathlib.Path:
