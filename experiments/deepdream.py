@@ -16,5 +16,6 @@ def get_config(preset: str = "default"):
     if preset == "smoke":
         dream_smoke(config)
     elif preset == "full":
-        config.update(network="vgg19", image_size=512, start_image="astronaut")
+        # The tutorial's step (0.01 on pixels in [-1, 1]).
+        config.update(network="vgg19", image_size=512, start_image="astronaut", step_size=0.005)
     return config

@@ -46,6 +46,13 @@ def recipe_hash(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def entry_name(dataset: str, config) -> str:
+    """The cache folder's name: `{data set}-{recipe hash}`. A folder given by path is named by
+    its last component: the whole path would put the classifier beside the data, outside the
+    cache (the recipe's hash holds the full path, so two folders of one name do not collide)."""
+    return f"{pathlib.Path(dataset).name or 'folder'}-{recipe_hash(config)}"
+
+
 @functools.lru_cache(maxsize=8)
 def _load(
     dataset: str,
@@ -63,7 +70,7 @@ def _load(
     config = recipe.classifier_config(dataset, steps, preprocess)
     config.progress = progress
     config.seed = seed  # 0, the recipe's own, keeps its hash (and cache entry) as before
-    workdir = root / f"{dataset}-{recipe_hash(config)}"
+    workdir = root / entry_name(dataset, config)
     if not (workdir / "summary.json").exists():
         if jax.process_count() > 1:
             raise UserError(

@@ -149,7 +149,7 @@ def test_a_texture_by_lbfgs_approaches_its_exemplar_in_both_networks(tmp_path):
 def test_deepdream_raises_its_objective_and_resumes_exactly_across_octaves(tmp_path):
     reference = train(smoke_config("deepdream", progress="false"), tmp_path / "reference")
     for i in range(3):
-        assert reference[f"objective_octave{i}_last"] > reference[f"objective_octave{i}_first"]
+        assert reference[f"objective_octave{i}_end"] > reference[f"objective_octave{i}_start"]
     assert reference["distance_from_start"] > 0.0
     # Stopped inside the second octave (step 3 of 2 + 2 + 2), then extended: the same image.
     train(smoke_config("deepdream", progress="false", steps=3), tmp_path / "resumed")

@@ -79,6 +79,17 @@ def test_another_recipe_is_another_entry():
     assert classifier.recipe_hash(a) == classifier.recipe_hash(classifier_config("digits", 30))
 
 
+def test_a_folder_s_classifier_stays_in_the_cache_and_seeds_are_entries(tmp_path):
+    folder = str(tmp_path / "my" / "images")
+    name = classifier.entry_name(folder, classifier_config(folder))
+    assert "/" not in name and name.startswith("images-")
+    other = classifier.entry_name("/elsewhere/images", classifier_config("/elsewhere/images"))
+    assert other != name  # the recipe's hash holds the whole path
+    seeded = classifier_config("digits")
+    seeded.seed = 1
+    assert classifier.recipe_hash(seeded) != classifier.recipe_hash(classifier_config("digits"))
+
+
 def test_features_and_probabilities(digits):
     _, clf = digits
     images = load_split("digits", "test").pixels()  # 359 images

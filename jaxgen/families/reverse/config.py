@@ -112,8 +112,11 @@ def style_smoke(config: ml_collections.ConfigDict) -> None:
 
 def dream_config() -> ml_collections.ConfigDict:
     """DeepDream with the TensorFlow tutorial's protocol: 5 octaves (-2 ... 2) of scale 1.3, 50
-    steps each of 0.005 (its 0.01 on pixels in [-1, 1]), random rolls. Offline by default: the
-    conv2 maps of jaxgen's feature classifier of mnist5k (gray) on scikit-image's `camera`."""
+    steps each, random rolls. Offline by default: the conv2 maps of jaxgen's feature classifier
+    of mnist5k (gray) on scikit-image's `camera`, with steps of 0.0015: the tutorial's 0.01 on
+    pixels in [-1, 1] (0.005 here, what the `full` preset sets for VGG19) turns the whole scene
+    into saturated digit strokes within two octaves (root-mean-square distance from the start
+    0.43, against 0.33)."""
     return _common(
         "deepdream",
         "deepdream",
@@ -126,7 +129,7 @@ def dream_config() -> ml_collections.ConfigDict:
         octave_scale=1.3,
         steps_per_octave=50,
         steps=250,
-        step_size=0.005,
+        step_size=0.0015,
         max_roll=0,  # 0: up to the whole image
         eval_every=50,
         checkpoint_every=50,

@@ -101,7 +101,7 @@ def dream_report(task, params, history: History, workdir: pathlib.Path) -> Repor
     for i, (n, size) in enumerate(zip(task.octaves, task.sizes, strict=True)):
         first, last = (float(v) for v in record[i])
         rows.append([n, f"{size[0]}x{size[1]}", first, last])
-        summary[f"objective_octave{i}_first"], summary[f"objective_octave{i}_last"] = first, last
+        summary[f"objective_octave{i}_start"], summary[f"objective_octave{i}_end"] = first, last
     final = history.test
     summary.update(
         final_objective=final["objective"], distance_from_start=final["distance_from_start"]
@@ -115,9 +115,9 @@ def dream_report(task, params, history: History, workdir: pathlib.Path) -> Repor
         "gradient.\n\n"
         + _network_lines(task)
         + f"\n- objective: the sum over {', '.join(task.layers)} of the layer's mean activation"
-        "\n\nThe objective at the first and at the last step of each octave (a step's value "
-        "is the objective of the image it started from, rolled):\n\n"
-        + markdown_table(["octave", "size", "first step", "last step"], rows)
+        "\n\nThe objective of the image entering each octave (resized from the last one) "
+        "and after the octave's last step:\n\n"
+        + markdown_table(["octave", "size", "entering", "after its steps"], rows)
         + f"\n\nAt the end (step {history.step}, not rolled): objective "
         f"{final['objective']:.4g}; root-mean-square distance from the start image (resized to "
         f"the final size, pixels in [0, 1]): {final['distance_from_start']:.4g}."

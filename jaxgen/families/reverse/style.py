@@ -97,10 +97,25 @@ class StyleTask(PixelTask):
     # ------------------------------------------------------------------ the optimisation
 
     def init_params(self, key: jax.Array) -> dict:
-        """{"image": 1 x H x W x C}: the content image, or uniform noise in [0, 1) from `key`."""
+        """The starting image: the content image, or uniform noise in [0, 1) from `key`; as
+        {"image": 1 x H x W x C} for Adam, as {"logit": its logit} for L-BFGS."""
         if self.config.init == "content":
-            return {"image": jnp.asarray(self.content_image[None])}
-        return {"image": jax.random.uniform(key, (1, *self.shape))}
+            image = jnp.asarray(self.content_image[None])
+        else:
+            image = jax.random.uniform(key, (1, *self.shape))
+        if not self.line_search:
+            return {"image": image}
+        # Pixels 1/510 inside the range, so that black and white have finite logits.
+        return {"logit": jax.scipy.special.logit(jnp.clip(image, 1 / 510, 1 - 1 / 510))}
+
+    def image_of(self, params) -> jax.Array:
+        """The 1 x H x W x C image in [0, 1] that the parameters stand for. L-BFGS optimises
+        the pixels' logits: its line search assumes an unconstrained problem, and on free pixels
+        it found images that meet the style loss with a few pixels far outside [0, 1] (a flat
+        grey texture with outliers, from `gravel`); the sigmoid keeps every pixel in range."""
+        if self.line_search:
+            return jax.nn.sigmoid(params["logit"])
+        return params["image"]
 
     def init_state(self, key: jax.Array) -> TrainState:
         return TrainState.create(self.init_params(key), self.tx)
@@ -117,7 +132,7 @@ class StyleTask(PixelTask):
 
     def objective(self, params, key, frozen):
         del key  # deterministic: the randomness was in the starting image
-        image = params["image"]
+        image = self.image_of(params)
         parts = self.losses(image, self.network, frozen["network"], frozen["targets"])
         parts["total_variation"] = image_params.total_variation(image)[0]
         config = self.config
@@ -129,20 +144,21 @@ class StyleTask(PixelTask):
         return loss, parts
 
     def train_step(self, state, key, frozen):
-        # Adam's steps are projected back into [0, 1] as the tutorial does; L-BFGS optimises
-        # free pixels (its line search assumes an unconstrained problem) and the image is
-        # clipped when it is read.
-        project = None if self.line_search else (lambda p: {"image": jnp.clip(p["image"], 0, 1)})
-        step = make_pixel_step(
-            self.objective, self.tx, project or (lambda p: p), line_search=self.line_search
-        )
+        # Adam's steps are projected back into [0, 1] as the tutorial does (clip_by_value after
+        # every step); L-BFGS's logits need no projection.
+        if self.line_search:
+            step = make_pixel_step(self.objective, self.tx, line_search=True)
+        else:
+            step = make_pixel_step(
+                self.objective, self.tx, lambda p: {"image": jnp.clip(p["image"], 0, 1)}
+            )
         return step(state, key, frozen)
 
     # ------------------------------------------------------------------ evaluation
 
     def image(self, params) -> np.ndarray:
         """The result, H x W x C in [0, 1]."""
-        return np.clip(np.asarray(params["image"][0]), 0.0, 1.0)
+        return np.clip(np.asarray(self.image_of(params)[0]), 0.0, 1.0)
 
     def _measures(self, image, measured):
         out = self.losses(image, self.network, measured["network"], measured["targets"])
