@@ -1,5 +1,7 @@
-"""Data sets by name: the embedded ones (prepared once by jaxgen's own TFDS builders, offline)
-and any TFDS data set that has been prepared locally in array_record format."""
+"""Data sets by name: the embedded ones (prepared once by jaxgen's own TFDS builders, offline),
+any TFDS data set that has been prepared locally in array_record format, image folders and
+folders of IDX files (jaxgen/data/idx.py; also `fashion_mnist` and `mnist` when TFDS's own
+prepared sets are absent)."""
 
 from __future__ import annotations
 
@@ -117,7 +119,9 @@ def _embedded_builder(name: str):
     return builder
 
 
-def _tfds_builder(name: str):
+def _tfds_builder(name: str, also: str = ""):
+    """TFDS's prepared set `name`; UserError when it is unknown, not prepared or not in
+    array_record format, saying how to prepare it (and `also`: other ways to get it)."""
     import tensorflow_datasets as tfds
 
     root = tfds_data_dir()
@@ -125,14 +129,16 @@ def _tfds_builder(name: str):
         builder = tfds.builder(name, data_dir=str(root))
     except Exception as err:  # tfds raises several types for an unknown name
         raise UserError(
-            f"unknown dataset {name!r}: not an embedded set (digits, mnist5k), an image folder "
-            "nor a TFDS name "
+            f"unknown dataset {name!r}: not an embedded set (digits, mnist5k), an image or IDX "
+            "folder nor a TFDS name "
             f"({type(err).__name__})"
         ) from None
     how = (
         f"prepare it once with `tfds build {name} --file_format=array_record "
-        f"--data_dir={root}` (needs TensorFlow and internet), or set TFDS_DATA_DIR"
+        f"--data_dir={root}` (needs TensorFlow and internet: on another machine, then copy "
+        "its ~/tensorflow_datasets here), or set TFDS_DATA_DIR"
     )
+    how += f", {also}" if also else ""
     if not builder.is_prepared():
         raise UserError(f"dataset {name!r} is not prepared in {root}; {how}")
     if builder.info.file_format.value != "array_record":
@@ -178,7 +184,7 @@ SPLITS = ("train", "validation", "test")
 def load_split(
     name: str, split: str, crop: str = "none", image_size: int = 0, in_memory_mb=IN_MEMORY_MB
 ) -> Split:
-    """One split by data-set name (embedded, image folder or prepared TFDS set), centre-cropped
+    """One split by data-set name (embedded, image or IDX folder, prepared TFDS set), centre-cropped
     (`crop="center"`) and resized to image_size x image_size (when > 0); in memory when its
     pixels take at most `in_memory_mb` MiB, else streamed from its files; cached.
 
@@ -187,10 +193,12 @@ def load_split(
     of every class, seeded; "train" is then the rest. Model selection (periodic evaluation,
     best checkpoints, chosen budgets) uses "validation"; "test" is for the final report only.
     """
+    from jaxgen.data.idx import is_idx_folder
     from jaxgen.data.image_folder import is_image_folder
 
     # An image folder of mixed sizes is cropped and resized as it is prepared.
-    prepare = (crop, int(image_size)) if is_image_folder(name) and image_size else None
+    folder = is_image_folder(name) and not is_idx_folder(name)
+    prepare = (crop, int(image_size)) if folder and image_size else None
     builder = _builder(name, prepare)
     available = _splits(builder)
     if split in ("train", "validation") and "validation" not in available:
@@ -232,13 +240,48 @@ def validation_indices(labels: np.ndarray | None, count: int) -> np.ndarray:
 
 
 def _builder(name: str, prepare: tuple[str, int] | None = None):
+    from jaxgen.data import idx
     from jaxgen.data.image_folder import is_image_folder
 
     if name in embedded_names():
         return _embedded_builder(name)
+    if idx.is_idx_folder(name):
+        return _idx_folder_builder(idx.scan(name))
     if is_image_folder(name):
         return _image_folder_builder(name, prepare)
+    if name in idx.FALLBACK_NAMES:
+        return _tfds_or_idx_builder(name)
     return _tfds_builder(name)
+
+
+def _tfds_or_idx_builder(name: str):
+    """TFDS's prepared `fashion_mnist` or `mnist`, else the IDX folder that stands in for it
+    (Debian's Fashion-MNIST files, `$JAXGEN_MNIST_IDX`), else a UserError naming every way."""
+    from jaxgen.data import idx
+
+    try:
+        return _tfds_builder(name, also=idx.how_to_get(name))
+    except UserError:
+        found = idx.named_folder(name)
+        if found is None:
+            raise
+        return _idx_folder_builder(idx.scan(*found))
+
+
+def _idx_folder_builder(layout):
+    """The IDX folder prepared once into an array_record set keyed by its files' bytes; every
+    file is read and checked (one-line UserErrors) before anything is written."""
+    from jaxgen.data.builders.idx import IdxFolder
+
+    root = data_dir() / "idx_folders" / f"{layout.root.name}-{layout.fingerprint()}"
+    builder = IdxFolder(layout=layout, data_dir=str(root), file_format="array_record")
+    if not builder.is_prepared():
+        with file_lock(root / ".lock"):
+            builder = IdxFolder(layout=layout, data_dir=str(root), file_format="array_record")
+            if not builder.is_prepared():
+                layout.load()
+                builder.download_and_prepare()
+    return builder
 
 
 def _image_folder_builder(folder: str, prepare: tuple[str, int] | None):

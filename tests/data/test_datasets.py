@@ -66,7 +66,11 @@ def test_unknown_dataset_is_a_user_error():
 
 
 def test_unprepared_tfds_set_says_how_to_prepare_it(tmp_path, monkeypatch):
+    from jaxgen.data import idx
+
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    # Where Debian's Fashion-MNIST is installed (CI installs it) the name loads its IDX files.
+    monkeypatch.setattr(idx, "FASHION_MNIST_DEBIAN", tmp_path / "absent")
     with pytest.raises(UserError, match="tfds build fashion_mnist --file_format=array_record"):
         load_split("fashion_mnist", "train")
 
