@@ -6,7 +6,9 @@
 
 argparse reads the subcommands; `--config=...` and `--config.KEY=VALUE` are read by
 ml_collections.config_flags (absl flags) inside `jaxgen.config.load_config`, the same function
-Python callers use. Bad input ends with one line on stderr and exit status 2.
+Python callers use. Bad input, a workdir that cannot be written and a full disk end with one
+line on stderr and exit status 2; SIGINT (Ctrl-C) and SIGTERM (a pre-emption) stop training after
+the step in flight, once its checkpoint is committed, with one line and exit status 130 or 143.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import os
 import pathlib
 import sys
 
-from jaxgen.errors import UserError
+from jaxgen.errors import Interrupted, UserError
 
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = 2  # bad input, a workdir that cannot be written, a full disk
+# Stopped by a signal: 128 + its number, the shell's convention (Interrupted.exit_status).
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -105,9 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     absl_logging.set_verbosity(absl_logging.ERROR)
     try:
         run(argv)
-    except UserError as err:
+    except UserError as err:  # a full disk too: one line that names the file and the resume
         print(f"jaxgen: error: {err}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    except Interrupted as err:  # SIGINT or SIGTERM, honoured by the loop after a checkpoint
+        print(f"jaxgen: {err}", file=sys.stderr)
+        sys.exit(err.exit_status)
     except KeyboardInterrupt:
         print("jaxgen: interrupted; resume by running the same command again", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)

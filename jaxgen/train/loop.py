@@ -7,13 +7,28 @@ re-running the same command on the same workdir resumes from the newest checkpoi
 exactly the parameters of an uninterrupted run, across phase boundaries too. Periodic evaluation
 is on the validation split and ranks the checkpoints; the test split is evaluated once, at the
 end, for the final and the best checkpoint.
+
+Faults end a run with one line and lose nothing a checkpoint holds (docs/contract.md, "Faults"):
+the workdir is checked for writability before anything is built; a full disk met by any write
+(a checkpoint, metrics.jsonl, the event file, figures, the report, summary.json) is a
+DiskFullError that names the file and the last committed checkpoint, which the same command
+resumes from; SIGINT and SIGTERM stop the loop after the step in flight, once a checkpoint of
+that step is committed (`Interrupted`, exit status 128 + the signal's number; `_StopSignals`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import os
 import pathlib
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator
 
 import jax
 import ml_collections
@@ -22,11 +37,18 @@ import tqdm
 
 from jaxgen import config as config_lib
 from jaxgen.data import pipeline
-from jaxgen.errors import NonFiniteLossError, UserError
+from jaxgen.errors import (
+    DiskFullError,
+    Interrupted,
+    NonFiniteLossError,
+    UserError,
+    signal_name,
+    writing,
+)
 from jaxgen.reports.markdown import markdown_table, summary_record, write_report
 from jaxgen.train import sharding
-from jaxgen.train.checkpoint import Checkpoints
-from jaxgen.train.logging import MetricWriter, read_history
+from jaxgen.train.checkpoint import Checkpoints, committed_steps
+from jaxgen.train.logging import MetricWriter, read_history, write_text_atomic
 from jaxgen.train.protocol import History, Phase, Task, call_step
 from jaxgen.train.replicas import run_keys
 
@@ -63,10 +85,148 @@ def check_workdir(
 def write_config(
     config: ml_collections.ConfigDict, workdir: pathlib.Path, frozen_identity: str | None
 ) -> None:
+    """Writes config.json (whole or not at all: it is what a resume is checked against); an
+    unchanged one is left alone, so resuming on a full disk fails at the first new write."""
     if _is_main_process():
         workdir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(_config_record(config, frozen_identity), indent=2, sort_keys=True)
-        (workdir / "config.json").write_text(text + "\n")
+        path = workdir / "config.json"
+        text = json.dumps(_config_record(config, frozen_identity), indent=2, sort_keys=True) + "\n"
+        if not path.exists() or path.read_text() != text:
+            write_text_atomic(path, text)
+
+
+PROBE_NAME = ".jaxgen-write-probe"
+
+
+def _write_probe(path: pathlib.Path) -> None:
+    """Writes and deletes a small file at `path`: the one sure test that a folder is writable
+    (`os.access` says yes to root on a read-only mount's folder and to files ACLs refuse)."""
+    path.write_bytes(b"jaxgen")
+    path.unlink()
+
+
+def check_writable(workdir: pathlib.Path) -> None:
+    """Refuses, with a UserError, a workdir that cannot be written: a path that is a file or
+    runs through one, or a folder that refuses a file (read-only, no permission). Creates the
+    missing folders to write a probe file in (named by host and process: the processes of a
+    multi-process run probe the same folder at once), then removes the probe and, in a
+    single-process run, the folders it made: a refused run leaves nothing behind. DiskFullError
+    if there is no space."""
+    workdir = pathlib.Path(workdir).absolute()
+    for path in [workdir, *workdir.parents]:
+        if path.exists() and not path.is_dir():
+            what = "is a file" if path == workdir else f"runs through the file {path}"
+            raise UserError(f"the workdir {workdir} {what}; choose a folder for --workdir")
+    missing = [path for path in [workdir, *workdir.parents] if not path.exists()]
+    probe = workdir / f"{PROBE_NAME}-{socket.gethostname()}-{os.getpid()}"
+    made = []
+    try:
+        with writing(probe):
+            for path in reversed(missing):
+                path.mkdir(exist_ok=True)  # another process of the run may have made it
+                made.append(path)
+            _write_probe(probe)
+    except OSError as err:
+        if err.errno in (errno.ENOTDIR, errno.EEXIST):  # a file appeared meanwhile
+            raise UserError(f"the workdir {workdir} runs through a file ({err})") from None
+        reason = err.strerror or type(err).__name__
+        raise UserError(
+            f"cannot write to the workdir {workdir} ({reason.lower()}); choose another "
+            "--workdir or make it writable"
+        ) from None
+    finally:
+        # Other processes of a run may be probing in them: those keep what was made.
+        for path in reversed(made) if not jax.distributed.is_initialized() else []:
+            try:
+                path.rmdir()  # innermost first
+            except OSError:
+                break  # no longer empty, so not ours to remove, nor are its parents
+
+
+def resume_hint(directory: pathlib.Path, when: str = "") -> str:
+    """What survives in the checkpoint folder `directory` and what the same command will do
+    (`when`: " once there is space", ...), read from the disk now."""
+    steps = committed_steps(directory)
+    if not steps:
+        return f"no checkpoint was complete yet: the same command starts the run afresh{when}"
+    return (
+        f"the last complete checkpoint (step {steps[-1]}) is intact and the same command "
+        f"resumes from it{when}"
+    )
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM while a run trains (handled in the main thread of a single-process run
+    only, and not where the signal was ignored when the run began, as under `nohup`; a run of
+    several processes keeps Python's defaults, as its processes would have to agree on the step
+    to stop at).
+
+    The first signal only sets `signum`: the loop finishes the step in flight, commits a
+    checkpoint of it and raises Interrupted; one that comes while the task is built stops the run
+    once that is done (nothing is trained, nothing is lost), and one during the final evaluation
+    lets the run finish. The handler never raises into whatever code it interrupts (a GC callback
+    would swallow the exception, Orbax's threads would be left mid-write). A second signal ends
+    the process at once (os._exit, which skips Orbax's clean-up as `kill -9` does: a half-written
+    checkpoint is a tmp folder, ignored on resume).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, directory: pathlib.Path):
+        self.directory = directory  # the checkpoint folder, for the messages
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        # One process unless jax.distributed is; asking jax.process_count() would start the
+        # backend before a bad config is refused.
+        single = not jax.distributed.is_initialized()
+        if threading.current_thread() is threading.main_thread() and single:
+            for signum in self.SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+            return
+        print(
+            f"jaxgen: second signal ({signal_name(signum)}): stopped at once; "
+            f"{resume_hint(self.directory)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(128 + signum)
+
+    def raise_if_stopped(self) -> None:
+        """Interrupted if a signal came while the run was being set up."""
+        if self.signum is not None:
+            raise Interrupted(
+                f"{signal_name(self.signum)}: stopped before training; "
+                f"{resume_hint(self.directory)}",
+                self.signum,
+            )
+
+    @contextlib.contextmanager
+    def workers_deaf_to_sigint(self, starting: bool) -> Iterator[None]:
+        """While the block runs, if `starting`, SIGINT is ignored: the data worker processes
+        started in it (spawned by grain on the first batch, from its own threads) inherit that,
+        so that Ctrl-C, which the terminal sends to every process of the job, reaches the loop
+        alone, which stops its workers itself, instead of killing each with a traceback. A
+        Ctrl-C in that moment (the first batch) is ignored; the next one is honoured."""
+        if not (starting and signal.SIGINT in self._previous):
+            yield
+            return
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, self._handle)
 
 
 class Schedule:
@@ -170,15 +330,42 @@ class _Run:
             if _is_main_process():
                 directory = self.workdir / "snapshots"
                 directory.mkdir(parents=True, exist_ok=True)
-                np.savez(directory / f"{step}.npz", **arrays)
+                with writing(directory / f"{step}.npz"):
+                    np.savez(directory / f"{step}.npz", **arrays)
         return numbers
 
 
+def _with_resume_hint(err: DiskFullError, directory: pathlib.Path) -> DiskFullError:
+    """`err` with the sentence on the surviving checkpoint and on resuming added (once: a
+    training nested in another's set-up, a feature classifier's, has added it already)."""
+    if err.hinted:
+        return err
+    hinted = DiskFullError(f"{err}; {resume_hint(directory, ' once there is space')}", err.path)
+    hinted.hinted = True
+    return hinted
+
+
 def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
-    """Trains (or resumes) the experiment `config` in `workdir`; returns the summary."""
+    """Trains (or resumes) the experiment `config` in `workdir`; returns the summary.
+
+    Raises DiskFullError (a UserError) if a write meets a full disk or quota, and Interrupted
+    after SIGINT or SIGTERM; either way the checkpoints committed before are intact."""
     workdir = pathlib.Path(workdir)
+    with _StopSignals(workdir / "checkpoints") as stop:
+        try:
+            # The sites that write name their files; this names the workdir for the rest
+            # (Orbax creating its folder, a family's own files).
+            with writing(workdir):
+                return _train(config, workdir, stop)
+        except DiskFullError as err:
+            raise _with_resume_hint(err, workdir / "checkpoints") from err
+
+
+def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, stop: _StopSignals) -> dict:
     check_workdir(config, workdir)
+    check_writable(workdir)
     run = _Run(config, workdir)
+    stop.raise_if_stopped()  # building the task (loading its data) can take minutes
     check_workdir(config, workdir, run.frozen_identity)
     write_config(config, workdir, run.frozen_identity)  # once the task (and its data) is built
     ckpts, task, schedule = run.checkpoints, run.task, run.schedule
@@ -223,9 +410,11 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         bar.update(step - bar.n)
         bar.set_postfix({task.monitor: f"{value:.4g}"}, refresh=False)
 
-    pending = None
+    pending, done, saved, failed = None, start, start, True
     try:
         for index, phase in enumerate(schedule.phases):
+            if stop.signum is not None:
+                break
             first, end = max(schedule.starts[index], start), schedule.ends[index]
             if first >= end:
                 continue  # finished before the checkpoint resumed from, or past `steps`
@@ -235,9 +424,13 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
             if len(schedule.phases) > 1:
                 bar.set_description(f"{config.experiment} [{phase.name}]")
             for step in range(first, end):
+                if stop.signum is not None:
+                    break
                 batch = None
                 if data_iterator is not None:
-                    batch = sharding.to_global(next(data_iterator), run.batch_sharding)
+                    with stop.workers_deaf_to_sigint(starting=step == start):
+                        batch = next(data_iterator)
+                    batch = sharding.to_global(batch, run.batch_sharding)
                 key = jax.random.fold_in(run.train_key, step)
                 state, metrics = step_fn(state, batch, key, run.frozen_arrays)
                 if pending is not None:
@@ -250,11 +443,28 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
                     pending = None
                     numbers = run.evaluate(done, state, writer, history) if evaluate_now else None
                     ckpts.save(done, state, data_iterator, numbers)
+                    saved = done
+        if stop.signum is not None:  # a second signal during this save ends the process at once
+            if pending is not None:
+                record(*pending)
+            if saved != done:
+                ckpts.save(done, state, data_iterator)  # committed when this returns
+            name, where = signal_name(stop.signum), ckpts.directory / str(done)
+            what = (
+                f"stopped after step {done}, whose checkpoint is saved in {where}; the same "
+                "command resumes from it"
+                if done
+                else "stopped before the first step; the same command starts the run"
+            )
+            raise Interrupted(f"{name}: {what}", stop.signum)
+        failed = False
     finally:
         bar.close()
-        writer.close()
+        writer.close(quietly=failed)  # a failing run's own error is the one to report
         if data_iterator is not None:
             data_iterator.close()  # stops the read-ahead thread or the worker processes
+        if failed:
+            ckpts.close(quietly=True)
     summary = _finish(run, state, history)
     ckpts.close()
     return summary
@@ -270,8 +480,14 @@ def _saved_run(workdir: str | pathlib.Path) -> tuple[pathlib.Path, ml_collection
 def evaluate(workdir: str | pathlib.Path) -> dict:
     """Re-evaluates the newest checkpoint of `workdir`, rewriting summary.json and report.md."""
     workdir, config = _saved_run(workdir)
+    check_writable(workdir)
     try:
         return _evaluate(workdir, config)
+    except DiskFullError as err:
+        raise DiskFullError(
+            f"{err}; the checkpoints are intact: run the same command again once there is space",
+            err.path,
+        ) from err
     except AttributeError as err:
         if not isinstance(err.__context__, KeyError):  # not a missing config key: a bug
             raise
@@ -346,7 +562,8 @@ def _finish(run: _Run, state, history: History) -> dict:
     history.step, history.seed = step, config.seed
     params = run.task.eval_params(state)
     history.test = run.task.evaluate(params, "test")  # once: the report and the selection share it
-    report = run.report(run.task, params, history, run.workdir)
+    with writing(run.workdir, f"the figures in {run.workdir}"):  # the family's report's
+        report = run.report(run.task, params, history, run.workdir)
     numbers, section = _selection(run, state, history.test, step)
     report.summary.update(numbers)
     report.sections.append(section)
@@ -360,6 +577,7 @@ def _finish(run: _Run, state, history: History) -> dict:
     }
     summary = summary_record(head, report, params)
     if _is_main_process():
-        (run.workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        write_report(run.workdir, config, summary, report)
+        write_text_atomic(run.workdir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        with writing(run.workdir / "report.md"):
+            write_report(run.workdir, config, summary, report)
     return summary
