@@ -1,8 +1,13 @@
-"""`jaxgen train|eval|demo`: the one entry point.
+"""`jaxgen train|eval|list|show|demo`: the one entry point.
 
-  jaxgen train --config=experiments/NAME.py[:PRESET] --workdir=DIR [--config.KEY=VALUE ...]
+  jaxgen train --config=NAME[:PRESET] --workdir=DIR [--config.KEY=VALUE ...]
   jaxgen eval --workdir=DIR
+  jaxgen list                 # the experiments, what each does, its presets
+  jaxgen show --config=NAME[:PRESET] [--config.KEY=VALUE ...]   # the resolved config, as JSON
   jaxgen demo --workdir=DIR [--preset=PRESET]
+
+NAME is a shipped experiment (`vae`, see `jaxgen list`) or the path of an experiment file
+(`experiments/vae.py` from a checkout's root, or your own).
 
 argparse reads the subcommands; `--config=...` and `--config.KEY=VALUE` are read by
 ml_collections.config_flags (absl flags) inside `jaxgen.config.load_config`, the same function
@@ -14,6 +19,7 @@ the step in flight, once its checkpoint is committed, with one line and exit sta
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -24,7 +30,6 @@ EXIT_USER_ERROR = 2  # bad input, a workdir that cannot be written, a full disk
 # Stopped by a signal: 128 + its number, the shell's convention (Interrupted.exit_status).
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,16 +40,26 @@ class _Parser(argparse.ArgumentParser):
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = _Parser(prog="jaxgen", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train or resume an experiment")
-    train.add_argument(
-        "--config", required=True, help="experiments/NAME.py[:PRESET], then --config.KEY=VALUE ..."
-    )
+    config_help = "NAME[:PRESET] or PATH.py[:PRESET], then --config.KEY=VALUE ..."
+    keys_help = "`jaxgen list` names the experiments; `jaxgen show --config=NAME` their keys."
+    train = sub.add_parser("train", help="train or resume an experiment", epilog=keys_help)
+    train.add_argument("--config", required=True, help=config_help)
     train.add_argument("--workdir", required=True)
+    sub.add_parser("list", help="the experiments, what each does and its presets")
+    show = sub.add_parser(
+        "show", help="print an experiment's config (preset and overrides applied) as JSON"
+    )
+    show.add_argument("--config", required=True, help=config_help)
     evaluate = sub.add_parser("eval", help="re-evaluate the newest checkpoint of a workdir")
     evaluate.add_argument("--workdir", required=True)
     demo = sub.add_parser("demo", help="the embedded-data demo (denoising AE, PCA, anomaly)")
     demo.add_argument("--workdir", default="runs/demo")
     demo.add_argument("--preset", default="default")
+    for arg, following in zip(argv, [*argv[1:], None], strict=True):
+        if arg.startswith("--config.") and "=" not in arg:
+            # `--config.steps 10` would otherwise end in argparse's "unrecognized arguments: 10".
+            hint = "" if following is None or following.startswith("-") else f": {arg}={following}"
+            raise UserError(f"override {arg} needs the form --config.KEY=VALUE{hint}")
     # --config.KEY=VALUE overrides are config_flags' (in load_config), not argparse options:
     # collect them first, in order.
     overrides = [a[len("--config.") :] for a in argv if a.startswith("--config.")]
@@ -71,16 +86,40 @@ def run(argv: list[str]) -> None:
 
         evaluate(args.workdir)
         print(f"report: {pathlib.Path(args.workdir) / 'report.md'}")
+    elif args.command == "list":
+        if overrides:
+            raise UserError("list takes no --config.KEY overrides")
+        list_experiments()
+    elif args.command == "show":
+        from jaxgen.config import load_config
+        from jaxgen.train.saved_config import to_json_dict
+
+        config = load_config(args.config, overrides)
+        print(json.dumps(to_json_dict(config), indent=2, sort_keys=True))
     elif args.command == "demo":
         if overrides:
             raise UserError("demo takes no --config.KEY overrides; use --preset")
         demo(pathlib.Path(args.workdir), args.preset)
 
 
-DEMO_RUNS = (
-    ("denoising_conv_ae", "experiments/denoising_ae.py"),
-    ("pca_vs_ae", "experiments/pca_vs_ae.py"),
-    ("anomaly_one_class", "experiments/anomaly.py"),
+def list_experiments() -> None:
+    """One line an experiment: name, presets beyond smoke/default/full, what it does."""
+    from jaxgen import catalog
+
+    entries = catalog.experiments()
+    width = max(len(e.name) for e in entries)
+    print(f"{len(entries)} experiments (presets smoke, default, full unless more are named):")
+    for entry in entries:
+        extra = [p for p in entry.presets if p not in catalog.PRESETS]
+        presets = f" [+{', '.join(extra)}]" if extra else ""
+        print(f"  {entry.name:<{width}}  {entry.summary}{presets}")
+    print("run one: jaxgen train --config=NAME[:PRESET] --workdir=DIR [--config.KEY=VALUE ...]")
+
+
+DEMO_RUNS = (  # (sub-workdir, experiment)
+    ("denoising_conv_ae", "denoising_ae"),
+    ("pca_vs_ae", "pca_vs_ae"),
+    ("anomaly_one_class", "anomaly"),
 )
 
 
@@ -90,9 +129,9 @@ def demo(workdir: pathlib.Path, preset: str) -> None:
     from jaxgen.train.loop import train
 
     overrides = {"anomaly_one_class": ["normal_classes=0"]}
-    for name, path in DEMO_RUNS:
-        print(f"== {name}: jaxgen train --config={path}:{preset} --workdir={workdir / name}")
-        config = load_config(f"{REPO_ROOT / path}:{preset}", overrides.get(name, []))
+    for name, experiment in DEMO_RUNS:
+        print(f"== {name}: jaxgen train --config={experiment}:{preset} --workdir={workdir / name}")
+        config = load_config(f"{experiment}:{preset}", overrides.get(name, []))
         train(config, workdir / name)
     lines = ["# jaxgen demo", ""] + [f"- [{n}]({n}/report.md)" for n, _ in DEMO_RUNS]
     (workdir / "README.md").write_text("\n".join(lines) + "\n")

@@ -1,7 +1,10 @@
-"""Experiment configs: `experiments/NAME.py[:PRESET]` plus `--config.KEY=VALUE` overrides.
+"""Experiment configs: `NAME[:PRESET]` or `path/to/FILE.py[:PRESET]` plus `--config.KEY=VALUE`
+overrides.
 
 An experiment file defines `get_config(preset: str) -> ml_collections.ConfigDict`. Presets are
-`smoke` (seconds, for tests), `default` (minutes on a laptop CPU) and `full` (accelerators).
+`smoke` (seconds, for tests), `default` (minutes on a laptop CPU) and `full` (paper scale), and
+any other the file compares `preset` with (jaxgen/catalog.py reads them from its source). A bare
+name is a shipped experiment (jaxgen/experiments/).
 
 Loading the file and applying the overrides is `ml_collections.config_flags` (absl flags), as in
 big_vision and the Flax examples: `load_config` runs `DEFINE_config_file` on a private
@@ -13,7 +16,6 @@ keeps its type) are handled around it below, each with its reason.
 from __future__ import annotations
 
 import ast
-import json
 import pathlib
 import sys
 import warnings
@@ -25,24 +27,9 @@ from absl import flags
 from ml_collections import config_flags
 from ml_collections.config_flags import config_path, tuple_parser
 
+from jaxgen import catalog
 from jaxgen.errors import UserError
-
-PRESETS = ("smoke", "default", "full")
-
-# Keys that may differ between a saved run and its resumption: they change the schedule, the
-# logging or how the input pipeline reads ahead, never what a step computes.
-SCHEDULE_KEYS = frozenset(
-    {
-        "steps",
-        "eval_every",
-        "checkpoint_every",
-        "log_every",
-        "progress",
-        "prefetch_batches",
-        "data_workers",
-        "data_in_memory_mb",
-    }
-)
+from jaxgen.families.enumerated import check_choices
 
 _FLAG = "config"  # --config=FILE[:PRESET], --config.KEY=VALUE
 _MODULE = f"{_FLAG}_config"  # the module name config_flags imports the experiment file as
@@ -92,18 +79,17 @@ def load_config(spec: str, overrides: Sequence[str] = ()) -> ml_collections.Conf
     `jaxgen train --config=path[:preset] --config.KEY=VALUE ...` does.
 
     The experiment path and preset are recorded in the config (`experiment`, `preset`) so that a
-    workdir alone says what ran. The config comes back locked; bad input is a UserError.
+    workdir alone says what ran. Every key that selects among fixed values holds one of them
+    (jaxgen/families/enumerated.py). The config comes back locked; bad input is a UserError.
     """
-    path, _, preset = spec.partition(":")
+    name, _, preset = spec.partition(":")
+    path = str(catalog.resolve(name))  # a file, or a shipped experiment by name
     preset = preset or "default"
     # config_flags hands any text after ':' to get_config, and get_config treats a name it does
     # not know as the default preset: a typo would run the wrong experiment.
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r} in --config={spec}; choose one of {PRESETS}")
-    # config_flags does not fail on a missing file: it returns a placeholder config that raises
-    # a multi-line OSError when first used.
-    if not pathlib.Path(path).is_file():
-        raise UserError(f"config file not found: {path}")
+    known = catalog.describe(path).presets
+    if preset not in known:
+        raise UserError(f"unknown preset {preset!r} in --config={spec}; choose one of {known}")
     for item in overrides:
         # absl reads `--config.progress` as progress=true and `--config.steps` as taking the next
         # argument for its value; jaxgen's overrides are always KEY=VALUE.
@@ -120,6 +106,7 @@ def load_config(spec: str, overrides: Sequence[str] = ()) -> ml_collections.Conf
         config.experiment = pathlib.Path(path).stem
         config.preset = preset
     config.lock()
+    check_choices(config)
     return config
 
 
@@ -142,7 +129,7 @@ def _parse(spec: str, overrides: Sequence[str]) -> tuple[flags.FlagValues, Any]:
         if not flag_values[_FLAG].present:
             raise  # get_config raised TypeError or ValueError: a bug in the file
         # An override's text does not parse as its key's type.
-        raise UserError(f"bad value for {_one_line(err).removeprefix('flag ')}") from None
+        raise UserError(f"bad value for {_value_error(err)}") from None
     except flags.Error as err:  # a key of an unsupported type, --config.a after --config.a.b
         message = _one_line(err).partition(" Currently supported types")[0]
         raise UserError(f"bad override: {message}") from None
@@ -186,6 +173,17 @@ def _did_you_mean(err: BaseException) -> str:
     return f"; did you mean {hint}?" if hint else ""
 
 
+def _value_error(err: flags.IllegalFlagValueError) -> str:
+    """absl's "flag --config.KEY=TEXT: REASON" as "--config.KEY=TEXT: REASON" in words: its
+    boolean parser gives the reason as a raw tuple ("('Non-boolean argument to boolean flag',
+    'yes')")."""
+    text = _one_line(err).removeprefix("flag ")
+    flag, _, reason = text.partition(": ")
+    if "Non-boolean argument" in reason:
+        reason = "expected true or false (or 1 or 0)"
+    return f"{flag}: {reason}"
+
+
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
@@ -221,28 +219,3 @@ def _keep_types(config, flag_values: flags.FlagValues, overrides: Sequence[str])
                 f"got {wrong[0]!r}"
             )
         config_path.set_value(key, config, value)
-
-
-def to_json_dict(config: ml_collections.ConfigDict) -> dict:
-    """A plain, JSON-serialisable dict of the config (tuples become lists)."""
-    return json.loads(config.to_json())
-
-
-def read_json(path: pathlib.Path) -> dict:
-    """Reads a saved config (or any JSON file), turning damage into a UserError."""
-    try:
-        return json.loads(pathlib.Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read {path}: {err}") from None
-
-
-def check_resumable(saved: dict, new: dict) -> None:
-    """Refuses to resume when anything but the schedule differs between two configs."""
-    keys = (set(saved) | set(new)) - SCHEDULE_KEYS
-    differing = sorted(k for k in keys if saved.get(k) != new.get(k))
-    if differing:
-        details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {new.get(k)!r}" for k in differing)
-        raise UserError(
-            "the workdir holds a run with a different config (only "
-            f"{', '.join(sorted(SCHEDULE_KEYS))} may change on resume): {details}"
-        )

@@ -2,6 +2,7 @@ import pytest
 
 from jaxgen import config as config_lib
 from jaxgen.errors import UserError
+from jaxgen.train import saved_config
 
 from .conftest import REPO
 
@@ -37,11 +38,42 @@ def test_bad_configs_are_user_errors(spec, overrides, message):
 
 def test_only_the_schedule_may_change_on_resume():
     saved = {"seed": 0, "steps": 10, "eval_every": 5, "model": {"code_size": 2}}
-    config_lib.check_resumable(saved, {**saved, "steps": 20, "eval_every": 2})
+    saved_config.check_resumable(saved, {**saved, "steps": 20, "eval_every": 2})
     with pytest.raises(UserError, match="seed"):
-        config_lib.check_resumable(saved, {**saved, "seed": 1})
+        saved_config.check_resumable(saved, {**saved, "seed": 1})
     with pytest.raises(UserError, match="model"):
-        config_lib.check_resumable(saved, {**saved, "model": {"code_size": 3}})
+        saved_config.check_resumable(saved, {**saved, "model": {"code_size": 3}})
+
+
+def test_a_refused_resume_names_the_keys_that_differ():
+    saved = {"seed": 0, "steps": 10, "model": {"code_size": 32, "hidden": [8]}, "dataset": "x"}
+    new = {"seed": 0, "steps": 20, "model": {"code_size": 8, "kind": "dense"}, "dataset": "x"}
+    with pytest.raises(UserError) as caught:
+        saved_config.check_resumable(saved, new)
+    message = str(caught.value)
+    assert message.startswith(
+        "the workdir holds a run with a different config: model.code_size: 32 -> 8; "
+        "model.hidden: [8] -> (absent); model.kind: (absent) -> 'dense' (only "
+    )
+    assert message.endswith(
+        "may change on resume); to train this config, choose a new --workdir (or resume with "
+        "the saved config's values)"
+    )
+    # Neither the keys that agree nor the schedule's are named; nor whole blocks.
+    assert "seed" not in message and "dataset" not in message and "steps:" not in message
+    assert "{" not in message and "\n" not in message
+
+
+def test_a_refused_resume_stays_short_when_many_keys_differ():
+    saved = {f"key{i:02d}": "x" * 100 for i in range(30)}
+    new = {f"key{i:02d}": "y" * 100 for i in range(30)}
+    with pytest.raises(UserError) as caught:
+        saved_config.check_resumable(saved, new)
+    message = str(caught.value)
+    shown = saved_config.SHOWN_DIFFERENCES
+    assert f"key{shown - 1:02d}: 'xxx" in message and f"key{shown:02d}" not in message
+    assert f"and {30 - shown} more" in message and "\n" not in message
+    assert len(message) < 800
 
 
 def _load(spec, *overrides):
@@ -145,6 +177,10 @@ def test_a_bug_in_an_experiment_file_keeps_its_traceback(tmp_path):
         (["--config=experiments/autoencoder.py", "--config.steps=many"], "bad value"),
         (["--config=experiments/autoencoder.py", "--config.model.nokey=1"], "'model.nokey'"),
         (["--config=experiments/autoencoder.py", "--config.steps"], "--config.KEY=VALUE"),
+        # The space form: the value would otherwise reach argparse as a stray argument.
+        (["--config=experiments/autoencoder.py", "--config.steps", "10"], ": --config.steps=10"),
+        # absl's boolean parser gives its reason as a raw tuple.
+        (["--config=experiments/autoencoder.py", "--config.progress=yes"], "expected true or"),
         (["--config.steps=1"], "--config"),
     ],
 )

@@ -6,11 +6,14 @@ prepared sets are absent)."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import fcntl
 import functools
+import io
 import os
 import pathlib
+import sys
 
 import numpy as np
 
@@ -109,14 +112,12 @@ def file_lock(path: pathlib.Path):
 def _embedded_builder(name: str):
     from jaxgen.data.builders import EMBEDDED_BUILDERS
 
-    root = data_dir()
-    builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
-    if not builder.is_prepared():
-        with file_lock(root / f".{name}.lock"):
-            builder = EMBEDDED_BUILDERS[name](data_dir=str(root), file_format="array_record")
-            if not builder.is_prepared():
-                builder.download_and_prepare()
-    return builder
+    return _prepared_once(
+        EMBEDDED_BUILDERS[name],
+        data_dir(),
+        lock=data_dir() / f".{name}.lock",
+        what=f"the embedded set {name}",
+    )
 
 
 def _tfds_builder(name: str, also: str = ""):
@@ -144,6 +145,30 @@ def _tfds_builder(name: str, also: str = ""):
     if builder.info.file_format.value != "array_record":
         raise UserError(f"dataset {name!r} in {root} is not in array_record format; {how}")
     return builder
+
+
+# The data sets of handwritten digits (grey images, one digit each) by name: the sets that
+# measures of a digit's strokes (ink mass, slant: metrics/image_attributes.py) are defined on.
+# Of TFDS's `emnist` only the `mnist` and `digits` configs are digits; the others hold letters.
+DIGIT_SETS = ("digits", "mnist5k", "mnist", "emnist/mnist", "emnist/digits")
+
+
+def is_digit_set(name: str) -> bool:
+    """Whether the data set `name` is a set of handwritten digits: a name in DIGIT_SETS (a
+    TFDS name with or without its version, `mnist:3.0.1`), or an IDX folder that holds MNIST
+    itself (idx.is_mnist_folder). Anything else is not, whatever its labels are called:
+    `fashion_mnist`, an image folder, any other IDX folder, a colour set."""
+    from jaxgen.data import idx
+    from jaxgen.data.image_folder import is_image_folder
+
+    # Looked up in the order that `_builder` finds a set by its name.
+    if name in embedded_names():
+        return name in DIGIT_SETS
+    if idx.is_idx_folder(name):
+        return idx.is_mnist_folder(name)
+    if is_image_folder(name):
+        return False
+    return name.split(":")[0] in DIGIT_SETS
 
 
 def embedded_names() -> tuple[str, ...]:
@@ -274,14 +299,10 @@ def _idx_folder_builder(layout):
     from jaxgen.data.builders.idx import IdxFolder
 
     root = data_dir() / "idx_folders" / f"{layout.root.name}-{layout.fingerprint()}"
-    builder = IdxFolder(layout=layout, data_dir=str(root), file_format="array_record")
-    if not builder.is_prepared():
-        with file_lock(root / ".lock"):
-            builder = IdxFolder(layout=layout, data_dir=str(root), file_format="array_record")
-            if not builder.is_prepared():
-                layout.load()
-                builder.download_and_prepare()
-    return builder
+    builder_type = functools.partial(IdxFolder, layout=layout)
+    return _prepared_once(
+        builder_type, root, check=layout.load, what=f"the IDX folder {layout.root}"
+    )
 
 
 def _image_folder_builder(folder: str, prepare: tuple[str, int] | None):
@@ -295,13 +316,53 @@ def _image_folder_builder(folder: str, prepare: tuple[str, int] | None):
     if layout.prepare:
         name += f"-{layout.prepare[0]}{layout.prepare[1]}"
     root = data_dir() / "image_folders" / name
-    builder = ImageFolder(layout=layout, data_dir=str(root), file_format="array_record")
-    if not builder.is_prepared():
-        with file_lock(root / ".lock"):
-            builder = ImageFolder(layout=layout, data_dir=str(root), file_format="array_record")
-            if not builder.is_prepared():
-                builder.download_and_prepare()
-    return builder
+    builder_type = functools.partial(ImageFolder, layout=layout)
+    return _prepared_once(builder_type, root, what=f"the image folder {layout.root}")
+
+
+# Whether preparing a set shows TFDS's progress bars and one line when it is done: a run's
+# `progress` key (train/loop.py sets it for the run with `preparation_progress`).
+_SHOW_PREPARATION = contextvars.ContextVar("show_preparation", default=True)
+
+
+@contextlib.contextmanager
+def preparation_progress(show: bool):
+    """Within this block, preparing a set shows its progress (or, with False, prints nothing)."""
+    token = _SHOW_PREPARATION.set(bool(show))
+    try:
+        yield
+    finally:
+        _SHOW_PREPARATION.reset(token)
+
+
+def _prepared_once(builder_type, root: pathlib.Path, *, what: str, lock=None, check=None):
+    """`builder_type(data_dir=root)`, prepared unless it already is; under a file lock, so that
+    two processes (pytest-xdist workers, two runs) prepare it once. `check` runs just before
+    preparing (an IDX folder reads and validates every file before anything is written).
+
+    TFDS ends a preparation by printing "Dataset NAME downloaded and prepared to ..." on stdout,
+    wrong for local files (nothing is downloaded) and unasked-for with `progress=false`: its
+    stdout is swallowed and jaxgen says in its own line what was prepared where."""
+    import tensorflow_datasets as tfds
+
+    def builder():
+        return builder_type(data_dir=str(root), file_format="array_record")
+
+    prepared = builder()
+    if prepared.is_prepared():
+        return prepared
+    with file_lock(lock or root / ".lock"):
+        prepared = builder()
+        if not prepared.is_prepared():
+            if check is not None:
+                check()
+            show = _SHOW_PREPARATION.get()
+            tfds.display_progress_bar(show)
+            with contextlib.redirect_stdout(io.StringIO()):
+                prepared.download_and_prepare()
+            if show:
+                print(f"prepared {what} once into {prepared.data_dir}", file=sys.stderr)
+    return prepared
 
 
 # Splits made of two domains' TFDS splits (`cycle_gan/*`: trainA, trainB, testA, testB, labels

@@ -58,6 +58,15 @@ FASHION_MNIST_CLASSES = (
     "Ankle boot",
 )
 MNIST_ENV = "JAXGEN_MNIST_IDX"  # a folder of MNIST's own IDX files, used by the name `mnist`
+# sha256 of MNIST's four files as LeCun, Cortes and Burges published them, gzipped (the bytes
+# that TFDS's tensorflow_datasets/url_checksums/mnist.txt lists): how an IDX folder is known to
+# hold MNIST itself (`is_mnist_folder`), whatever its labels are called.
+MNIST_SHA256 = {
+    ("train", "images"): "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    ("train", "labels"): "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    ("test", "images"): "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    ("test", "labels"): "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _HASH_CHUNK = 1 << 20
@@ -227,6 +236,31 @@ def named_folder(name: str) -> tuple[pathlib.Path, tuple[str, ...] | None] | Non
             raise UserError(f"{MNIST_ENV}={folder} is not a folder (of MNIST's four IDX files)")
         return folder, None
     return None
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_mnist_folder(folder: str | pathlib.Path) -> bool:
+    """Whether the IDX folder holds MNIST itself: it is the folder `$JAXGEN_MNIST_IDX` names
+    (declared MNIST by the user), or each of the four files that `scan` reads is MNIST's
+    published gzipped file (MNIST_SHA256). Other IDX sets (Fashion-MNIST, KMNIST, EMNIST's
+    letters) have MNIST's layout and labels 0..9 too, so neither tells them apart; a copy of
+    MNIST that was gunzipped or recompressed is only known through `$JAXGEN_MNIST_IDX`."""
+    root = pathlib.Path(folder).expanduser()
+    declared = os.environ.get(MNIST_ENV)
+    if declared and pathlib.Path(declared).expanduser().resolve() == root.resolve():
+        return True
+    try:
+        layout = scan(root)
+    except UserError:
+        return False
+    return all(_sha256(path) == MNIST_SHA256[key] for key, path in layout.files.items())
 
 
 FALLBACK_NAMES = ("fashion_mnist", "mnist")

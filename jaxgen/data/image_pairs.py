@@ -31,6 +31,8 @@ from jaxgen.data.pipeline import train_dataset
 from jaxgen.errors import UserError
 
 PAIRED_KINDS = ("completion", "edges", "side_by_side")
+# `paired.direction` of side-by-side pairs: the left half to the right one, or back.
+PAIRED_DIRECTIONS = ("AtoB", "BtoA")
 
 
 def canny_edges(image_HxWxC: np.ndarray, sigma: float) -> np.ndarray:
@@ -53,8 +55,11 @@ class PairMaker:
     def __post_init__(self):
         if self.kind not in PAIRED_KINDS:
             raise ValueError(f"unknown paired.kind {self.kind!r}; choose one of {PAIRED_KINDS}")
-        if self.direction not in ("AtoB", "BtoA"):
-            raise ValueError(f"paired.direction must be AtoB or BtoA, got {self.direction!r}")
+        if self.direction not in PAIRED_DIRECTIONS:
+            raise ValueError(
+                f"paired.direction must be one of {', '.join(PAIRED_DIRECTIONS)}, "
+                f"got {self.direction!r}"
+            )
 
     def mask(self, height: int, width: int) -> np.ndarray:
         """(H, W) True where the completion input misses pixels (all False otherwise)."""

@@ -50,6 +50,7 @@ RESERVED_SYMBOLS = ("<pad>", "<s>", "</s>", "<unk>")
 
 NAMED_SETS = ("addition", "dates", "de_en")
 TOKEN_KINDS = ("char", "word")
+TOKEN_CHOICES = ("auto", *TOKEN_KINDS)  # `config.tokens`: "auto" lets `tokenizer` choose a kind
 TOO_LONG_POLICIES = ("drop", "refuse")
 SPLIT_NAMES = ("train", "validation", "test")
 # Where Debian's trans-de-en package puts the Ding dictionary (`dpkg -L trans-de-en`).
@@ -375,10 +376,10 @@ def tokenizer(kind: str, train_texts: Iterable[str]) -> str:
     ("3 May 1987") and some without ("1987.05.03"), to ISO ("1987-05-03") are characters on
     both sides, where words would make every unseen "1987.05.03" one unknown symbol; numbers
     ("123", characters) to words ("one hundred twenty three", words)."""
+    if kind not in TOKEN_CHOICES:
+        raise ValueError(f"tokens must be one of {', '.join(TOKEN_CHOICES)}; got {kind!r}")
     if kind in TOKEN_KINDS:
         return kind
-    if kind != "auto":
-        raise ValueError(f"tokens must be one of char, word, auto; got {kind!r}")
     spaced = [" " in text for text in train_texts]
     return "word" if spaced and np.mean(spaced) >= SENTENCE_SHARE else "char"
 

@@ -66,3 +66,7 @@ class ClassifierFeatures:
         """FID of `images` (pixels in [0, 1]) against the split's images, in the classifier's
         features."""
         return self.feature_space.fid(self.real_features(split), images)
+
+    def fid_protocol(self, split: str, n: int, what: str = "generated images") -> str:
+        """The protocol of `fid_to(split, n images)`, for the report: its sample counts."""
+        return f"FID of {n} {what} against the {len(self.splits[split])} {split} images"

@@ -92,6 +92,23 @@ class SampleQuality:
         )
 
 
+def _selection_note(task, n: int) -> str:
+    """How this FID relates to the model-selection table's final one (the same checkpoint): the
+    same number when the periodic evaluation draws as many images, else another protocol."""
+    periodic = task.config.eval_samples
+    if periodic == n:
+        return (
+            "The model-selection table's FID of the final checkpoint is this number: the same "
+            f"checkpoint, noise, {n} generated images and test images."
+        )
+    return (
+        "The model-selection table's FIDs follow the periodic evaluation's protocol instead, "
+        f"{periodic} generated images against the {len(task.splits['test'])} test images: FID "
+        "depends on the sample count (its bias falls as more images are drawn), so the final "
+        f"checkpoint's FID there is not the one above ({n} images)."
+    )
+
+
 def sample_quality_section(task, images, labels, n: int) -> tuple[dict, str]:
     """The sample-quality numbers and report text of `images` (pixels in [0, 1]) from a task
     with the feature classifier (`eval.features.ClassifierFeatures`): against its test split,
@@ -119,11 +136,14 @@ def sample_quality_section(task, images, labels, n: int) -> tuple[dict, str]:
                 f"{numbers['classifier_score_real']:.3f}",
             ]
         )
-    text = (
-        quality.protocol(n)
-        + "\n\n"
-        + markdown_table(["metric", "generated", "floor (real train)"], rows)
-    )
+    real = len(quality.real_features)
+    header = [
+        "metric",
+        f"{n} generated vs {real} test images",
+        f"floor: {quality.floor_count} real train vs {real} test images",
+    ]
+    text = quality.protocol(n) + "\n\n" + markdown_table(header, rows)
+    text += "\n\n" + _selection_note(task, n)
     if task.conditional:
         text += (
             f"\n\nThe classifier gives the conditioning label to "

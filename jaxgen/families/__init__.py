@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import ml_collections
 
@@ -33,6 +33,12 @@ class Family:
         models, or large ones): `make test-all` runs it, `make test` does not.
     over_seeds: "module:name" of a function (seeds, per-seed summaries) -> (numbers,
         sections) that a many-seed run's report adds (a claim judged over seeds), or None.
+    choices: "module:name" of a function () -> {dotted key: the values it may take} of the
+        family's keys that select among fixed values (`model.activation`, `objective.loss`),
+        each set the one its dispatching code looks up; a `*` part matches every key of a block
+        and enumerated.SUBCONFIG marks blocks that are whole configs of their own `task`.
+        load_config refuses any other value (families/enumerated.py: check_choices). None: the
+        family enumerates no key beyond the common ones (train/base_config.py).
     """
 
     task: str
@@ -40,22 +46,38 @@ class Family:
     smoke: str
     heavy: bool = False
     over_seeds: str | None = None
+    choices: str | None = None
 
 
-def _family(name: str, task: str, smoke: str, heavy: bool = False) -> Family:
+def _family(
+    name: str, task: str, smoke: str, heavy: bool = False, choices: str | None = "own"
+) -> Family:
+    """The entry of the family in jaxgen/families/NAME; `choices` "own" is its config.py's
+    `choices`."""
     package = f"jaxgen.families.{name}"
-    return Family(f"{package}.task:{task}", f"{package}.report:report", smoke, heavy)
+    if choices == "own":
+        choices = f"{package}.config:choices"
+    return Family(
+        f"{package}.task:{task}", f"{package}.report:report", smoke, heavy, choices=choices
+    )
 
 
 FAMILIES: dict[str, Family] = {
     "autoencoder": _family("autoencoder", "AutoencoderTask", "experiments/autoencoder.py"),
     "compression": _family("compression", "CompressionTask", "experiments/pca_vs_ae.py"),
-    "anomaly": _family("anomaly", "AnomalyTask", "experiments/anomaly.py"),
+    "anomaly": _family(
+        "anomaly",
+        "AnomalyTask",
+        "experiments/anomaly.py",
+        choices="jaxgen.families.autoencoder.config:choices",
+    ),
     "vae": _family("vae", "VAETask", "experiments/vae.py"),
     "language_model": _family("language_model", "LanguageModelTask", "experiments/char_lm.py"),
     "gan": _family("gan", "build_gan_task", "experiments/gan_ring.py"),
     "bigan": _family("bigan", "BiGANTask", "experiments/bigan.py", heavy=True),
-    "classifier": _family("classifier", "ClassifierTask", "experiments/feature_classifier.py"),
+    "classifier": _family(
+        "classifier", "ClassifierTask", "experiments/feature_classifier.py", choices=None
+    ),
     "image_translation": _family(
         "image_translation", "build_translation_task", "experiments/pix2pix_edges.py", heavy=True
     ),
@@ -72,7 +94,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "seq2seq": _family("seq2seq", "Seq2SeqTask", "experiments/seq2seq_addition.py"),
     "reverse": _family("reverse", "build_reverse_task", "experiments/style_transfer.py"),
-    "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py"),
+    "minimal": _family("minimal", "GaussianTask", "experiments/minimal.py", choices=None),
 }
 
 Report = Callable  # report(task, params, history, workdir) -> reports.markdown.Report
@@ -88,6 +110,12 @@ def family(name: str) -> Family:
     if name not in FAMILIES:
         raise UserError(f"unknown task {name!r}; choose one of {sorted(FAMILIES)}")
     return FAMILIES[name]
+
+
+def choices(name: str) -> dict[str, Collection[str]]:
+    """Family `name`'s enumerated keys and the values each may take (see Family.choices)."""
+    entry = family(name)
+    return {} if entry.choices is None else dict(_load(entry.choices)())
 
 
 def build_task(config: ml_collections.ConfigDict) -> Task:

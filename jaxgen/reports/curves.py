@@ -1,5 +1,6 @@
 """The learning-curve section every report shares: the train records of chosen metrics over
-steps, as one figure."""
+steps, with the validation evaluations of the same metrics and of the metric that ranks the
+checkpoints, as one figure."""
 
 from __future__ import annotations
 
@@ -9,19 +10,65 @@ from jaxgen.train.protocol import History
 from jaxgen.viz import figures
 
 
+def selection(history: History) -> figures.Selection | None:
+    """What ranked the run's checkpoints (None when its task ranks none)."""
+    if history.best_metric is None:
+        return None
+    return figures.Selection(history.best_metric, history.best_mode, history.best_step)
+
+
+def _has(records: list[dict], names: list[str]) -> bool:
+    return any(name in r for r in records for name in names)
+
+
+def learning_curve_figure(
+    history: History, names: list[str], title: str = "learning curves", logy: bool = True
+):
+    """The learning-curve figure (a matplotlib Figure): the train records of `names`, each with
+    its validation evaluations on the same axes, and the validation curve of the selection
+    metric with the selected checkpoint starred."""
+    return figures.learning_curves_figure(
+        history.train,
+        names,
+        title,
+        logy=logy,
+        validation=history.validation,
+        selection=selection(history),
+    )
+
+
 def learning_curve_section(
     history: History,
     names: list[str],
     workdir: pathlib.Path,
-    title: str = "train",
+    title: str = "learning curves",
     logy: bool = True,
 ) -> list[tuple[str, str]]:
-    """The train curves of `names` from the run history, as a report section ([] if none);
-    on a log scale unless `logy` is False (a quantity that may be negative)."""
-    if not history.train:
+    """The learning curves of `names` from the run history (`learning_curve_figure`), as a
+    report section ([] if there is nothing to draw); on a log scale unless `logy` is False (a
+    quantity that may be negative)."""
+    chosen = selection(history)
+    ranked = chosen is not None and _has(history.validation, [chosen.metric])
+    if not _has(history.train, names) and not ranked:
         return []
-    figures.learning_curves(history.train, names, workdir / "learning_curve.png", title, logy=logy)
-    return [("Learning curve", "![learning curve](learning_curve.png)")]
+    fig = learning_curve_figure(history, names, title, logy)
+    figures.save(fig, workdir / "learning_curve.png")
+    text = ""
+    if _has(history.train, names):
+        text += (
+            "Solid: train metrics on training batches, logged every `log_every` steps (and at "
+            "the last step)."
+        )
+        if _has(history.validation, names):
+            text += " Dashed: the same metrics on the validation split, at every evaluation."
+    if ranked:
+        better = "lower" if chosen.mode == "min" else "higher"
+        text += (
+            f" Checkpoints are ranked by validation `{chosen.metric}` ({better} is better); "
+            "the star marks the selected checkpoint"
+            + (f" (step {chosen.step})." if chosen.step is not None else ".")
+        )
+    return [("Learning curve", f"![learning curve](learning_curve.png)\n\n{text.strip()}")]
 
 
 def fid_over_training(

@@ -70,7 +70,7 @@ def write_report(
         f"{config.batch_size}",
         f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
         f" jax {jax.__version__}; python {platform.python_version()}",
-        f"- best checkpoint by the eval metric: step {summary.get('best_checkpoint_step')}",
+        f"- best checkpoint by the validation metric: step {summary.get('best_checkpoint_step')}",
         f"- params_fingerprint: `{summary['params_fingerprint']}`",
         "",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import ml_collections
@@ -28,6 +29,15 @@ COMMON_DEFAULTS = {
     # from their array_record files (data/datasets.py: IN_MEMORY_MB). Never changes the data.
     "data_in_memory_mb": 512,
 }
+
+
+def common_choices() -> dict[str, Collection[str]]:
+    """The keys of COMMON_DEFAULTS and `preprocess` that select among fixed values, and those
+    values, as the code that dispatches on them holds them (families/enumerated.py)."""
+    from jaxgen.data.preprocess import CROPS
+    from jaxgen.train.state import LR_SCHEDULES
+
+    return {"lr_schedule": LR_SCHEDULES, "preprocess.crop": CROPS}
 
 
 def base_config(**overrides: Any) -> ml_collections.ConfigDict:

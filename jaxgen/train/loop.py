@@ -35,8 +35,8 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from jaxgen import config as config_lib
 from jaxgen.data import pipeline
+from jaxgen.data.datasets import preparation_progress
 from jaxgen.errors import (
     DiskFullError,
     Interrupted,
@@ -46,7 +46,7 @@ from jaxgen.errors import (
     writing,
 )
 from jaxgen.reports.markdown import markdown_table, summary_record, write_report
-from jaxgen.train import sharding
+from jaxgen.train import saved_config, sharding
 from jaxgen.train.checkpoint import Checkpoints, committed_steps
 from jaxgen.train.logging import MetricWriter, read_history, write_text_atomic
 from jaxgen.train.protocol import History, Phase, Task, call_step
@@ -61,7 +61,7 @@ FROZEN_KEY = "frozen_inputs"  # config.json's record of the frozen inputs' ident
 
 
 def _config_record(config: ml_collections.ConfigDict, frozen_identity: str | None) -> dict:
-    record = config_lib.to_json_dict(config)
+    record = saved_config.to_json_dict(config)
     if frozen_identity is not None:
         record[FROZEN_KEY] = frozen_identity
     return record
@@ -75,11 +75,11 @@ def check_workdir(
     inputs are not compared: that check follows once they are loaded."""
     path = workdir / "config.json"
     if path.exists():
-        saved = config_lib.read_json(path)
+        saved = saved_config.read_json(path)
         new = _config_record(config, frozen_identity)
         if frozen_identity is None and FROZEN_KEY in saved:
             new[FROZEN_KEY] = saved[FROZEN_KEY]
-        config_lib.check_resumable(saved, new)
+        saved_config.check_resumable(saved, new)
 
 
 def write_config(
@@ -355,7 +355,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         try:
             # The sites that write name their files; this names the workdir for the rest
             # (Orbax creating its folder, a family's own files).
-            with writing(workdir):
+            with writing(workdir), preparation_progress(config.progress):
                 return _train(config, workdir, stop)
         except DiskFullError as err:
             raise _with_resume_hint(err, workdir / "checkpoints") from err
@@ -474,7 +474,7 @@ def _saved_run(workdir: str | pathlib.Path) -> tuple[pathlib.Path, ml_collection
     workdir = pathlib.Path(workdir)
     if not (workdir / "config.json").exists():
         raise UserError(f"{workdir} holds no run (no config.json)")
-    return workdir, ml_collections.ConfigDict(config_lib.read_json(workdir / "config.json"))
+    return workdir, ml_collections.ConfigDict(saved_config.read_json(workdir / "config.json"))
 
 
 def evaluate(workdir: str | pathlib.Path) -> dict:
@@ -482,7 +482,8 @@ def evaluate(workdir: str | pathlib.Path) -> dict:
     workdir, config = _saved_run(workdir)
     check_writable(workdir)
     try:
-        return _evaluate(workdir, config)
+        with preparation_progress(config.progress):
+            return _evaluate(workdir, config)
     except DiskFullError as err:
         raise DiskFullError(
             f"{err}; the checkpoints are intact: run the same command again once there is space",
@@ -540,9 +541,16 @@ def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[st
     numbers.update({f"best_test_{k}": v for k, v in chosen.items()})
     # A number a phase does not compute (a DBN's fine-tuned error before fine-tuning) is blank.
     rows = [[name, final[name], chosen.get(name, "")] for name in final]
+    header = ["test metric", f"final (step {step})", f"best (step {best})"]
+    protocol = task.evaluation_protocol("test")
+    if protocol:  # each number's protocol (its sample counts) beside it
+        rows = [[name, protocol.get(name, ""), *rest] for name, *rest in rows]
+        header.insert(1, "protocol (test split)")
+    ranked_by = task.evaluation_protocol("validation").get(task.best_metric)
     ranking = (
         f"Checkpoints are ranked by `{task.best_metric}` ({task.best_mode}) on the validation "
-        "split, which is held out from train"
+        + (f"split ({ranked_by}), " if ranked_by else "split, ")
+        + "which is held out from train"
         if task.best_metric is not None
         else "This task ranks no checkpoints (it has no validation metric)"
     )
@@ -550,7 +558,7 @@ def _selection(run: _Run, state, final: dict, step: int) -> tuple[dict, tuple[st
         f"{ranking}; the test split is used only after training. With the periodic "
         f"evaluation's protocol, its numbers for the final checkpoint (step {step}) and for the "
         f"best one by validation (step {best if best is not None else step}) are:\n\n"
-        + markdown_table(["test metric", f"final (step {step})", f"best (step {best})"], rows)
+        + markdown_table(header, rows)
     )
     return numbers, ("Model selection", text)
 
@@ -560,6 +568,8 @@ def _finish(run: _Run, state, history: History) -> dict:
     config = run.config
     step = int(np.max(state.step))  # over replicas every entry is the same
     history.step, history.seed = step, config.seed
+    history.best_metric, history.best_mode = run.task.best_metric, run.task.best_mode
+    history.best_step = run.checkpoints.best_step()
     params = run.task.eval_params(state)
     history.test = run.task.evaluate(params, "test")  # once: the report and the selection share it
     with writing(run.workdir, f"the figures in {run.workdir}"):  # the family's report's

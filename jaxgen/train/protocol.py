@@ -56,6 +56,9 @@ class History:
     seed: the seed of the run being reported (in a many-seed run, that replica's).
     test: `evaluate(params, "test")` of the parameters being reported, computed once by the
         loop (the report's headline numbers and the model-selection table both use it).
+    best_metric, best_mode: the task's validation metric that ranks checkpoints and whether
+        lower ("min") or higher ("max") is better (None: the task ranks none).
+    best_step: the step of the checkpoint that ranking selected (None: none was ranked).
     """
 
     train: list[dict] = dataclasses.field(default_factory=list)
@@ -64,6 +67,9 @@ class History:
     step: int = 0
     seed: int = 0
     test: dict = dataclasses.field(default_factory=dict)
+    best_metric: str | None = None
+    best_mode: str = "min"
+    best_step: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +152,13 @@ class Task:
     def evaluate(self, params: PyTree, split: str) -> dict[str, float]:
         """Required: numbers on "validation" (periodic; ranks checkpoints) or "test" (final)."""
         raise NotImplementedError
+
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        """How `evaluate(params, split)` computes its numbers, by name, for the report (sample
+        counts, the real images they are compared with, how much of the split): the periodic
+        evaluation's protocol may differ from the final report's, and each number must say
+        which it is. {} by default (a number whose name says it all)."""
+        return {}
 
     def snapshot(self, params: PyTree) -> dict[str, np.ndarray]:
         """Arrays kept at every evaluation for figures of training progress ({} for none)."""

@@ -111,6 +111,16 @@ class ReplicatedTask(Task):
         values = {name: [m[name] for m in per_replica] for name in per_replica[0]}
         return _with_seeds(self.seeds, values, mean_over_replicas(values))
 
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        """The task's protocol for each seed's own numbers, and for their mean and std."""
+        own, n = self.task.evaluation_protocol(split), len(self.seeds)
+        out = {}
+        for name, text in own.items():
+            out[name] = f"{text}; the mean over {n} seeds"
+            out[f"{name}_std"] = f"{text}; the standard deviation over {n} seeds"
+            out.update({seed_prefix(seed) + name: text for seed in self.seeds})
+        return out
+
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {
             seed_prefix(seed) + name: array
@@ -139,4 +149,7 @@ def seed_history(history: History, seed: int) -> History:
         step=history.step,
         seed=seed,
         test=own(history.test),
+        best_metric=history.best_metric,  # ranked by the mean over the seeds
+        best_mode=history.best_mode,
+        best_step=history.best_step,
     )

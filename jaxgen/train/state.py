@@ -14,6 +14,8 @@ import optax
 PyTree = Any
 # loss(params, batch, key, step) -> (scalar, aux); `step` is the number of steps already taken.
 LossFn = Callable[[PyTree, dict, jax.Array, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
+# `lr_schedule`: the schedules learning_rate_schedule knows.
+LR_SCHEDULES = ("constant", "cosine", "linear_decay")
 
 
 @flax.struct.dataclass
@@ -62,7 +64,7 @@ def learning_rate_schedule(
         )
     if schedule != "constant":
         raise ValueError(
-            f"unknown lr_schedule {config.lr_schedule!r}; choose constant, cosine or linear_decay"
+            f"unknown lr_schedule {config.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
         )
     return learning_rate
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Mapping, Sequence
 
@@ -9,12 +10,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxgen.viz.grid import tile  # noqa: E402
 
 
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
+def save(fig, path: pathlib.Path) -> pathlib.Path:
+    """Writes `fig` to `path` as PNG and closes it; returns the path."""
     path = pathlib.Path(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -47,7 +50,7 @@ def image_rows(
         ax.set_yticks([])
     if title:
         axes[0].set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def image_grid(
@@ -84,7 +87,7 @@ def image_grid(
     ax.tick_params(length=0)
     if title:
         ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def image_panels(
@@ -98,7 +101,7 @@ def image_panels(
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=8)
         ax.axis("off")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def scatter_codes(
@@ -111,7 +114,7 @@ def scatter_codes(
     if labels_N is not None:
         fig.colorbar(sc, ax=ax, ticks=range(int(labels_N.max()) + 1), label="label")
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def curves(
@@ -139,7 +142,7 @@ def curves(
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def score_histograms(
@@ -157,7 +160,137 @@ def score_histograms(
         ax.tick_params(labelsize=6)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
+
+
+FEW_POINTS = 20  # a series of at most this many points is drawn with a marker at each
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What ranked the checkpoints: the validation `metric`, whether lower ("min") or higher
+    ("max") is better, and the selected checkpoint's `step` (None: the best of the records)."""
+
+    metric: str
+    mode: str = "min"
+    step: int | None = None
+
+
+def _series(records: Sequence[dict], name: str) -> tuple[list[int], list[float]]:
+    """The (steps, values) of `name` in `records`, its non-finite values left out."""
+    points = [(r["step"], float(r[name])) for r in records if _is_number(r.get(name))]
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _plot(ax, steps, values, **kw):
+    """One series; a marker at every point while there are few (a single point is a marker)."""
+    marker = kw.pop("marker", "o")
+    few = len(steps) <= FEW_POINTS
+    return ax.plot(steps, values, marker=marker if few else None, markersize=4, **kw)[0]
+
+
+def _mark_selected(ax, steps, values, selection: Selection, color) -> None:
+    """A star on the curve at the selected checkpoint's step (a dotted line where the curve
+    has no point there)."""
+    step = selection.step
+    if step is None and values:  # the first best of the recorded evaluations
+        best = min(values) if selection.mode == "min" else max(values)
+        step = steps[values.index(best)]
+    if step is None:
+        return
+    if step in steps:
+        value = values[steps.index(step)]
+        label = f"selected checkpoint: step {step}, {selection.metric} {value:.4g}"
+        ax.plot([step], [value], "*", markersize=14, color=color, markeredgecolor="k", label=label)
+    else:
+        ax.axvline(step, color="k", linestyle=":", linewidth=1, label=f"selected: step {step}")
+
+
+def learning_curves_figure(
+    records: Sequence[dict],
+    names: Sequence[str],
+    title: str,
+    *,
+    logy: bool = True,
+    reference: tuple[float, str] | None = None,
+    validation: Sequence[dict] | None = None,
+    selection: Selection | None = None,
+):
+    """The figure of `learning_curves` (a matplotlib Figure, for callers that look at it).
+
+    Without `validation`, one line per name in `records`, labelled by the name. With it, each
+    name's train line (solid, "NAME (train)") has the validation records of the same name on
+    the same axes (dashed, same colour, "NAME (validation)"). `selection` adds the validation
+    curve of the metric that ranks checkpoints, with a star at the selected step: on those
+    axes when it is one of `names` drawn there, otherwise on a panel of its own to the right.
+    The x axis is the step, with integer ticks."""
+    both = validation is not None
+    own_panel = False
+    if selection is not None:
+        drawn = [n for n in names if _series(records, n)[0]]
+        own_panel = selection.metric not in drawn and bool(
+            _series(validation or [], selection.metric)[0]
+        )
+    fig, axes = plt.subplots(  # one step axis for both panels
+        1, 2 if own_panel else 1, figsize=(10.5 if own_panel else 5.5, 4), sharex=True
+    )
+    ax = axes[0] if own_panel else axes
+    for index, name in enumerate(names):
+        steps, values = _series(records, name)
+        if not steps:
+            continue
+        color = f"C{index % 10}"
+        _plot(ax, steps, values, color=color, label=f"{name} (train)" if both else name)
+        v_steps, v_values = _series(validation or [], name)
+        if v_steps:
+            _plot(
+                ax,
+                v_steps,
+                v_values,
+                color=color,
+                linestyle="--",
+                marker="s",
+                label=f"{name} (validation)",
+            )
+            if selection is not None and selection.metric == name:
+                _mark_selected(ax, v_steps, v_values, selection, color)
+    if reference is not None:
+        ax.axhline(reference[0], color="k", linestyle=":", linewidth=1, label=reference[1])
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    panels = [ax]
+    if own_panel:
+        side = axes[1]
+        steps, values = _series(validation, selection.metric)
+        better = "lower" if selection.mode == "min" else "higher"
+        _plot(
+            side,
+            steps,
+            values,
+            color="C3",
+            linestyle="--",
+            marker="s",
+            label=f"{selection.metric} (validation)",
+        )
+        _mark_selected(side, steps, values, selection, "C3")
+        side.set_title(
+            f"validation {selection.metric}\n(ranks the checkpoints; {better} is better)",
+            fontsize=9,
+        )
+        panels.append(side)
+    for panel in panels:
+        panel.set_xlabel("step")
+        panel.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        panel.grid(alpha=0.3)
+        if panel.get_legend_handles_labels()[0]:
+            panel.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def learning_curves(
@@ -168,24 +301,23 @@ def learning_curves(
     *,
     logy: bool = True,
     reference: tuple[float, str] | None = None,
+    validation: Sequence[dict] | None = None,
+    selection: Selection | None = None,
 ) -> pathlib.Path:
     """Metrics from metrics.jsonl records against step (log scale unless `logy` is False);
-    `reference` = (value, label) draws a dotted horizontal line."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name in names:
-        points = [(r["step"], r[name]) for r in records if name in r]
-        if points:
-            steps, values = zip(*points, strict=True)
-            ax.plot(steps, values, label=name)
-    if reference is not None:
-        ax.axhline(reference[0], color="k", linestyle=":", linewidth=1, label=reference[1])
-    ax.set_xlabel("step")
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    `reference` = (value, label) draws a dotted horizontal line; `validation` and `selection`
+    add the validation curves and the one that ranks checkpoints (`learning_curves_figure`).
+    A series of few points has a marker at each, so a run of one logged step shows its point."""
+    fig = learning_curves_figure(
+        records,
+        names,
+        title,
+        logy=logy,
+        reference=reference,
+        validation=validation,
+        selection=selection,
+    )
+    return save(fig, path)
 
 
 def points_over_training(
@@ -212,7 +344,7 @@ def points_over_training(
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def attention_maps(
@@ -230,4 +362,4 @@ def attention_maps(
         ax.set_xticks(range(len(xs)), xs, fontsize=6, rotation=90)
         ax.set_yticks(range(len(ys)), ys, fontsize=6)
         ax.set_title(title, fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)

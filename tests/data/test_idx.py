@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pathlib
 import struct
 
 import numpy as np
@@ -254,3 +255,48 @@ def test_a_few_steps_on_debian_s_real_fashion_mnist_by_name(tmp_path):
     assert np.bincount(splits["validation"].labels_N).tolist() == [600] * 10
     assert np.bincount(splits["test"].labels_N).tolist() == [1000] * 10
     assert splits["test"].image_shape == (28, 28, 1)
+
+
+def test_an_idx_folder_is_a_digit_set_only_when_it_holds_mnist_itself(tmp_path, monkeypatch):
+    import hashlib
+
+    import tensorflow_datasets
+
+    from jaxgen.data.datasets import is_digit_set
+
+    # The constants are MNIST's published files as TFDS lists them (url, size, sha256, name).
+    listed = pathlib.Path(tensorflow_datasets.__file__).parent / "url_checksums" / "mnist.txt"
+    published = {}
+    for line in listed.read_text().splitlines():
+        _, _, sha256, name = line.split("\t")
+        published[name] = sha256
+    assert {f"{idx.IDX_FILES[key]}.gz": h for key, h in idx.MNIST_SHA256.items()} == published
+
+    folder = tmp_path / "ten_classes"
+    write_idx(folder)  # labels 0..9 like MNIST's, but not MNIST's files
+    assert not is_digit_set(str(folder))
+    layout = idx.scan(folder)
+    own = {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in layout.files.items()}
+    monkeypatch.setattr(idx, "MNIST_SHA256", own)  # as if these were MNIST's files
+    assert is_digit_set(str(folder))
+    (folder / f"{FILES['test'][1]}").write_bytes(idx_bytes(np.ones(12, np.uint8)))
+    assert not is_digit_set(str(folder))  # one file differs
+    monkeypatch.setenv(idx.MNIST_ENV, str(folder))  # declared MNIST by the user
+    assert is_digit_set(str(folder))
+
+
+def test_digit_sets_by_name_and_not_by_their_labels(tmp_path):
+    from PIL import Image
+
+    from jaxgen.data.datasets import is_digit_set
+
+    for name in ("digits", "mnist5k", "mnist", "mnist:3.0.1", "emnist/digits", "emnist/mnist"):
+        assert is_digit_set(name), name
+    for name in ("fashion_mnist", "kmnist", "emnist/letters", "emnist", "cifar10", "svhn"):
+        assert not is_digit_set(name), name
+    for i in range(3):  # a folder of digit-named class folders is still just images
+        (tmp_path / "folder" / str(i)).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "folder" / str(i) / "a.png")
+    assert not is_digit_set(str(tmp_path / "folder"))
+    if idx.is_idx_folder(str(idx.FASHION_MNIST_DEBIAN)):  # Fashion-MNIST's real files by path
+        assert not is_digit_set(str(idx.FASHION_MNIST_DEBIAN))

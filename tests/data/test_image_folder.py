@@ -117,6 +117,10 @@ def test_training_on_a_folder_and_its_bad_input_on_the_command_line(tmp_path):
         "train", *args, f"--config.dataset={folder}", f"--workdir={tmp_path / 'w'}", env=env
     )
     assert ok.returncode == 0, ok.stderr
+    # progress=false: preparing the folder prints nothing (TFDS's bars and its "downloaded and
+    # prepared" line included); the run's only output is where its report is.
+    assert ok.stdout.strip().splitlines() == [f"report: {tmp_path / 'w' / 'report.md'}"]
+    assert "prepared" not in ok.stderr and "Generating" not in ok.stderr, ok.stderr
     # A Bernoulli VAE binarizes pixels: asked for on colour images, it is refused in one line.
     bad = run_cli(
         "train",
@@ -134,6 +138,25 @@ def test_training_on_a_folder_and_its_bad_input_on_the_command_line(tmp_path):
     )
     assert bad.returncode == 2 and "cannot read the image" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_preparing_a_folder_says_so_in_one_line_unless_progress_is_off(tmp_path, capfd):
+    from jaxgen.data.datasets import preparation_progress
+
+    for i in range(4):
+        _write(tmp_path / "quiet" / "x" / f"{i}", seed=i)
+        _write(tmp_path / "shown" / "x" / f"{i}", seed=i + 10)
+    with preparation_progress(False):
+        load_split(str(tmp_path / "quiet"), "train")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    with preparation_progress(True):
+        load_split(str(tmp_path / "shown"), "train")
+    out, err = capfd.readouterr()
+    assert out == "" and "downloaded" not in err
+    assert f"prepared the image folder {tmp_path / 'shown'} once into" in err
+    load_split(str(tmp_path / "shown"), "test")  # prepared already: nothing more to say
+    assert capfd.readouterr() == ("", "")
 
 
 def test_a_gan_on_an_unlabelled_folder_reports_what_it_can(tmp_path):

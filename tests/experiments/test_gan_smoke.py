@@ -3,11 +3,13 @@ run resumes exactly and keeps its best checkpoint by FID next to the newest."""
 
 import json
 import math
+import re
 
 import jax
 import numpy as np
 import pytest
 
+from jaxgen.data import load_split
 from jaxgen.train import replicas
 from jaxgen.train.loop import restore_params, train
 
@@ -81,3 +83,57 @@ def test_gan_resume_is_exact_and_replicas_match_single_runs(tmp_path):
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6), replica, single
     )
+
+
+def _tables(report: str) -> list[list[list[str]]]:
+    """Every markdown table of the report as rows of cells (the header row first)."""
+    tables, current = [], []
+    for line in [*report.splitlines(), ""]:
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+def test_every_fid_of_the_dcgan_report_names_its_sample_counts(tmp_path):
+    # Two protocols, one checkpoint: the report's 200 generated images, the periodic
+    # evaluation's 100 (the model-selection table); each FID says which it is.
+    config = smoke_config("dcgan", progress="false")
+    assert (config.report_samples, config.eval_samples) == (200, 100)
+    sizes = {s: len(load_split("digits", s)) for s in ("validation", "test")}
+    assert sizes == {"validation": 148, "test": 359}
+    result = train(config, tmp_path / "two")
+    report = (tmp_path / "two" / "report.md").read_text()
+    printed = 0
+    for header, *rows in _tables(report):
+        for row in rows:
+            if "fid" not in row[0].lower():
+                continue
+            for column, cell in zip(header[1:], row[1:], strict=True):
+                try:
+                    float(cell)
+                except ValueError:
+                    continue  # not a number: a protocol cell
+                printed += 1
+                # The count is in the column's header or in the row's protocol cell.
+                where = column + " " + " ".join(row)
+                assert re.search(r"\b\d+ (generated|real train)\b", where), (row, column)
+                assert re.search(r"\b359 test images\b", where), (row, column)
+    assert printed == 4  # the report's FID and its floor; the final and best checkpoints'
+    assert "| metric | 200 generated vs 359 test images |" in report
+    assert "floor: 200 real train vs 359 test images" in report
+    assert "| fid | FID of 100 generated images against the 359 test images |" in report
+    assert "on the validation split (FID of 100 generated images against the 148 validation" in (
+        report.replace("\n", " ")
+    )
+    assert "not the one above (200 images)" in report
+    assert result["final_test_fid"] != result["fid"]  # two protocols, two numbers
+    # One protocol, one number: with 200 images in both, the same checkpoint's FID is one.
+    same = train(smoke_config("dcgan", progress="false", eval_samples=200), tmp_path / "one")
+    assert same["final_test_fid"] == same["fid"]
+    report = (tmp_path / "one" / "report.md").read_text()
+    assert "The model-selection table's FID of the final checkpoint is this number" in report
+    assert "| fid | FID of 200 generated images against the 359 test images |" in report

@@ -83,13 +83,37 @@ def test_sampling_respects_top_k_temperature_and_keys(task):
 
 
 def test_char_lm_smoke_reports_bpc_and_the_initial_loss_sanity_check(tmp_path):
-    result = train(smoke_config("char_lm", progress="false"), tmp_path)
-    assert result["log_vocab_size"] == pytest.approx(math.log(result["vocab_size"]))
-    # A fresh model predicts nearly uniformly: its loss is about log(vocabulary size).
-    assert abs(result["initial_loss_nats"] - result["log_vocab_size"]) < 0.1
+    config = smoke_config("char_lm", progress="false")
+    result = train(config, tmp_path)
+    assert result["uniform_bpc"] == pytest.approx(math.log(result["vocab_size"]) / math.log(2))
+    # A fresh model predicts nearly uniformly: its loss is about log2(vocabulary size).
+    assert abs(result["initial_bpc"] - result["uniform_bpc"]) < 0.15
     assert 0 < result["test_bpc"] < 10
+    # The unigram baseline: add-one character frequencies of the training text, scored on the
+    # test characters that the models score (all but the first), counted here in NumPy.
+    task = LanguageModelTask(config)
+    corpus = task.corpus
+    counts = np.bincount(corpus.train_ids, minlength=corpus.vocab_size).astype(np.float64)
+    p = (counts + 1) / (counts.sum() + corpus.vocab_size)
+    unigram = -np.mean(np.log2(p[corpus.test_ids[1:]]))
+    assert result["unigram_test_bpc"] == pytest.approx(unigram, rel=1e-12)
+    assert result["test_characters"] == len(corpus.test_ids[1:])
     report = (tmp_path / "report.md").read_text()
     assert "```text\nThe " in report and "](vanishing_gradient.png)" in report
+    # One unit: every number of the table in bits per character, the baselines beside the cell.
+    (section,) = [s for s in report.split("\n## ") if s.startswith("Bits per character")]
+    assert "nats" not in section and "Every number is in bits per character" in section
+    header = "| model | test (bits/char) | hidden | parameters | initial (bits/char) |"
+    assert header in section
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in section.splitlines()
+        if line.startswith("| ") and line != header
+    }
+    assert float(rows["lstm"]) == pytest.approx(result["test_bpc"], rel=1e-3)
+    assert float(rows["unigram (train frequencies, add-one)"]) == pytest.approx(unigram, rel=1e-3)
+    uniform = f"uniform over the {corpus.vocab_size} characters (log2 V)"
+    assert float(rows[uniform]) == pytest.approx(np.log2(corpus.vocab_size), rel=1e-3)
 
 
 def test_train_step_carries_the_hidden_state_in_the_train_state(task):

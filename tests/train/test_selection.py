@@ -36,7 +36,13 @@ def test_best_checkpoint_by_validation_and_its_test_numbers(tmp_path):
     assert result["best_test_mse"] == pytest.approx(
         task.evaluate(best_params, "test")["mse"], rel=1e-6
     )
-    assert "## Model selection" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "## Model selection" in report
+    # The learning curve draws the validation `mse` that ranked them and stars the chosen one.
+    assert (
+        f"ranked by validation `mse` (lower is better); the star marks the selected "
+        f"checkpoint (step {best})" in report
+    )
 
 
 def test_each_seed_s_report_starts_from_its_own_initialisation(tmp_path):
@@ -44,8 +50,8 @@ def test_each_seed_s_report_starts_from_its_own_initialisation(tmp_path):
     both = train(smoke_config("char_lm", progress="false", seeds="0,1"), tmp_path / "both")
     one = train(smoke_config("char_lm", progress="false", seed=1), tmp_path / "one")
     per_seed = both["per_seed"]
-    assert per_seed["0"]["initial_loss_nats"] != per_seed["1"]["initial_loss_nats"]
-    assert per_seed["1"]["initial_loss_nats"] == pytest.approx(one["initial_loss_nats"], rel=1e-5)
+    assert per_seed["0"]["initial_bpc"] != per_seed["1"]["initial_bpc"]
+    assert per_seed["1"]["initial_bpc"] == pytest.approx(one["initial_bpc"], rel=1e-5)
 
 
 def test_evaluations_put_the_task_s_image_snapshots_in_tensorboard(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 
@@ -45,3 +47,36 @@ def objective_config(**overrides) -> ml_collections.ConfigDict:
     )
     block.update(overrides)
     return block
+
+
+def model_choices(prefix: str = "model.") -> dict[str, Collection[str]]:
+    """The enumerated keys of an autoencoder's `model` block (under `prefix`) and the values
+    families/autoencoder/model.py takes for each."""
+    from jaxgen.families.autoencoder import model
+
+    return {
+        f"{prefix}kind": model.KINDS,
+        f"{prefix}activation": model.ACTIVATIONS,
+        f"{prefix}code_activation": model.ACTIVATIONS,
+        f"{prefix}downsample": model.DOWNSAMPLINGS,
+        f"{prefix}upsample": model.UPSAMPLINGS,
+    }
+
+
+def objective_choices(prefix: str = "objective.") -> dict[str, Collection[str]]:
+    """The enumerated keys of the autoencoder's `objective` block (under `prefix`) and the values
+    its loss (families/autoencoder/losses.py) takes for each."""
+    from jaxgen.families.autoencoder import corruption, losses
+
+    return {
+        f"{prefix}reconstruction": losses.RECONSTRUCTIONS,
+        f"{prefix}output": losses.OUTPUTS,
+        f"{prefix}corruption": corruption.CORRUPTIONS,
+        f"{prefix}sparsity": losses.SPARSITIES,
+    }
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The keys of the autoencoder and anomaly tasks that select among fixed values, and the
+    values (jaxgen/families/__init__.py: Family.choices)."""
+    return {**model_choices(), **objective_choices()}

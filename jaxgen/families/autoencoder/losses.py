@@ -12,6 +12,7 @@ from jaxgen.families.autoencoder import corruption, reconstruction
 
 RECONSTRUCTIONS = ("mse", "l1", "bce")
 SPARSITIES = ("none", "l1", "kl")
+OUTPUTS = ("sigmoid", "linear")  # pixels_from_logits: a sigmoid, or the logits as they are
 
 
 def bernoulli_kl(rho: float, rho_hat: jax.Array, eps: float = 1e-6) -> jax.Array:
@@ -90,8 +91,8 @@ def validate_objective(objective: ml_collections.ConfigDict) -> None:
     """ValueError for names and combinations the objective does not support."""
     if objective.reconstruction not in RECONSTRUCTIONS:
         raise ValueError(f"unknown reconstruction {objective.reconstruction!r}: {RECONSTRUCTIONS}")
-    if objective.output not in ("sigmoid", "linear"):
-        raise ValueError(f"unknown output {objective.output!r}; choose sigmoid or linear")
+    if objective.output not in OUTPUTS:
+        raise ValueError(f"unknown output {objective.output!r}; choose one of {OUTPUTS}")
     if objective.reconstruction == "bce" and objective.output != "sigmoid":
         raise ValueError("reconstruction='bce' needs output='sigmoid'")
     if objective.corruption not in corruption.CORRUPTIONS:

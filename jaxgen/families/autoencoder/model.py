@@ -30,6 +30,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 UPSAMPLINGS = ("transpose", "nearest", "bilinear", "bed_of_nails", "max_unpool")
 DOWNSAMPLINGS = ("stride", "maxpool")
+KINDS = ("dense", "conv")  # `model.kind`: build_autoencoder's networks
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
@@ -175,4 +176,4 @@ def build_autoencoder(model: ml_collections.ConfigDict, image_shape: tuple[int, 
             upsample=model.upsample,
             **common,
         )
-    raise ValueError(f"unknown model kind {model.kind!r}; choose dense or conv")
+    raise ValueError(f"unknown model kind {model.kind!r}; choose one of {', '.join(KINDS)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -68,3 +70,11 @@ def bigan_smoke(config: ml_collections.ConfigDict) -> None:
         discriminator_z_hidden=(16,),
         discriminator_joint_hidden=(16,),
     )
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The BiGAN's enumerated keys: its generator is the DCGAN's (families/gan/model.py)
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.gan.model import TRANSPOSED_CONVS
+
+    return {"model.transposed_conv": TRANSPOSED_CONVS}

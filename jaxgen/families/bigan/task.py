@@ -253,5 +253,16 @@ class BiGANTask(ClassifierFeatures, Task):
         samples = self.sample_pixels(params, n, NOISE_KEYS[split])
         return {"fid": self.fid_to(split, samples), **self.reconstruction_numbers(params, split, n)}
 
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        n = self.config.eval_samples
+        first = min(n, len(self.splits[split]))
+        return {
+            "fid": self.fid_protocol(split, n),
+            "reconstruction_fid": self.fid_protocol(
+                split, first, f"reconstructions G(E(x)) (of the first {split} images)"
+            ),
+            "reconstruction_l1": f"the first {first} {split} images",
+        }
+
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {"samples": self.sample_pixels(params, 10, SNAPSHOT_NOISE_KEY)}

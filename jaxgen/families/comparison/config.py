@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxgen.families.enumerated import SUBCONFIG
 from jaxgen.train.base_config import COMMON_DEFAULTS, base_config
 
 # The members' recipes keep these common keys: they are part of how each model trains.
@@ -24,6 +25,7 @@ SHARED_KEYS = (frozenset(COMMON_DEFAULTS) - RECIPE_KEYS) | {
 
 # The sets of claims a comparison can judge (the report holds how: report.py CLAIMS).
 CLAIM_SETS = ("vae_vs_gan",)
+CLAIM_CHOICES = ("", *CLAIM_SETS)  # `claims`: "" states no verdicts
 
 
 def comparison_config(members: dict, **overrides) -> ml_collections.ConfigDict:
@@ -67,3 +69,9 @@ def member_config(config: ml_collections.ConfigDict, name: str) -> ml_collection
     # Many seeds replicate the whole comparison (train/replicated.py), not each member.
     member.seeds = ""
     return member
+
+
+def choices() -> dict[str, object]:
+    """`claims`, and each member: a whole config of its own family, checked as that family's
+    (jaxgen/families/__init__.py: Family.choices)."""
+    return {"claims": CLAIM_CHOICES, "members.*": SUBCONFIG}

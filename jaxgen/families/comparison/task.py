@@ -32,7 +32,7 @@ import numpy as np
 from jaxgen.data import config_splits
 from jaxgen.eval.features import ClassifierFeatures
 from jaxgen.eval.sample_quality import NOISE_KEYS, SNAPSHOT_NOISE_KEY
-from jaxgen.families.comparison.config import CLAIM_SETS, member_config
+from jaxgen.families.comparison.config import CLAIM_CHOICES, CLAIM_SETS, member_config
 from jaxgen.train.protocol import PyTree, Task
 
 
@@ -61,7 +61,7 @@ class ComparisonTask(ClassifierFeatures, Task):
         self.config = config
         if not config.members:
             raise ValueError("a comparison needs members (config.members)")
-        if config.get("claims") and config.claims not in CLAIM_SETS:
+        if config.get("claims", "") not in CLAIM_CHOICES:
             raise ValueError(f"unknown claims {config.claims!r}; one of {CLAIM_SETS} or ''")
         splits = config_splits(config)
         self.train_split = splits["train"]
@@ -131,6 +131,15 @@ class ComparisonTask(ClassifierFeatures, Task):
                 )
                 numbers[f"{name}/fid"] = self.fid_to(split, images)
         return numbers
+
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        protocol = {}
+        for name, member in self.members.items():
+            own = member.evaluation_protocol(split)
+            protocol.update({f"{name}/{k}": v for k, v in own.items()})
+            if "fid" not in own:  # the FID that `evaluate` adds
+                protocol[f"{name}/fid"] = self.fid_protocol(split, self.config.eval_samples)
+        return protocol
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {

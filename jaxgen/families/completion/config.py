@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -54,3 +56,11 @@ def completion_smoke(config: ml_collections.ConfigDict) -> None:
     """The seconds-long version: 8x8 digits, tiny nets, few draws."""
     smoke(config, steps=20, batch_size=32, nll_samples=20, eval_nll_samples=5)
     config.model.update(hidden=(32,), latent_size=4)
+
+
+def choices() -> dict[str, Collection[str]]:
+    """`completion.missing` names the region of one of the trained quadrant counts
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.completion.task import MISSING
+
+    return {"completion.missing": MISSING}

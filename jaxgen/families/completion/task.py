@@ -55,6 +55,10 @@ from jaxgen.train.state import make_optimizer
 
 NLL_KEY = 0xC1  # draws of the evaluation's importance sampling (fixed: every run the same)
 DRAW_CHUNK = 20  # z draws per vmapped block of the importance sampling (bounds the memory)
+# `completion.quadrants`: the Pyro tutorial's quadrant counts given (regions given1..given3,
+# jaxgen/data/masks.py); `completion.missing` names the region of one of them.
+QUADRANTS = (1, 2, 3)
+MISSING = tuple(f"given{q}" for q in QUADRANTS)
 
 
 def quadrant_key(q: int) -> str:
@@ -77,8 +81,11 @@ class CompletionTask(LossTask):
         h, w, c = self.image_shape
         self.dims = h * w * c
         self.quadrants = tuple(int(q) for q in config.completion.quadrants)
-        if not self.quadrants or any(q not in (1, 2, 3) for q in self.quadrants):
-            raise ValueError(f"completion.quadrants must be among 1, 2, 3; got {self.quadrants}")
+        if not self.quadrants or any(q not in QUADRANTS for q in self.quadrants):
+            raise ValueError(
+                f"completion.quadrants must be among {', '.join(map(str, QUADRANTS))}; "
+                f"got {self.quadrants}"
+            )
         region = config.completion.missing
         if region not in {f"given{q}" for q in self.quadrants}:
             raise ValueError(

@@ -3,6 +3,8 @@ and AIS blocks, a stack of layers, the pretraining budgets and fine-tuning."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.families.rbm.config import ais_block, objective_block
@@ -60,3 +62,12 @@ def dbn_smoke(config: ml_collections.ConfigDict) -> None:
     config.pretrain.steps = (20, 20, 20)
     config.ais.update(num_chains=50, num_temperatures=1451)
     config.generation_gibbs_steps = 100
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The DBN's enumerated keys: the RBM's objective, and binarization by fresh draws only
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.dbn.task import BINARIZE
+    from jaxgen.families.rbm.task import OBJECTIVE_KINDS
+
+    return {"objective.kind": OBJECTIVE_KINDS, "binarize": BINARIZE}

@@ -49,6 +49,8 @@ from jaxgen.train.protocol import EXTRA_STATE_KEY, Phase, Task
 from jaxgen.train.state import learning_rate_schedule
 
 PyTree = dict
+# `binarize`: a DBN draws fresh bits of the training pixels each step, never a fixed set.
+BINARIZE = ("dynamic",)
 
 
 @flax.struct.dataclass
@@ -76,7 +78,7 @@ class DBNTask(Task):
                 f"pretrain.steps gives {len(self.budgets)} budgets for "
                 f"{len(self.num_hidden)} layers (model.num_hidden): one a layer"
             )
-        if config.binarize != "dynamic":
+        if config.binarize not in BINARIZE:
             raise ValueError("a DBN binarizes its training pixels dynamically: binarize=dynamic")
         splits = config_splits(config)
         self.train_split, binary = binary_splits(config, splits)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.data.mixtures import MIXTURES, mixture_config
@@ -90,3 +92,15 @@ def gan_smoke(config: ml_collections.ConfigDict) -> None:
         discriminator_channels=(4, 8),
         latent_size=min(config.model.latent_size, 8),
     )
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The GAN's enumerated keys and the values families/gan/ takes for each
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.gan import losses, model
+
+    return {
+        "model.kind": model.KINDS,
+        "model.transposed_conv": model.TRANSPOSED_CONVS,
+        "objective.loss": losses.LOSSES,
+    }

@@ -32,6 +32,8 @@ LEAK = 0.2  # leaky ReLU slope of both DCGAN players (Radford et al. 2016)
 # kernel (kh, kw, in, out)); jaxgen's has a custom VJP whose kernel gradient is fast on XLA:CPU,
 # flax's is autodiff's (benchmarks/dcgan_step.py times both).
 TRANSPOSED_CONVS = {"jaxgen": jnn.ConvTranspose, "flax": nn.ConvTranspose}
+# `model.kind`: the players build_players makes (MLPs for 2-D data, the DCGAN's for images).
+KINDS = ("mlp", "dcgan")
 
 
 def transposed_conv_layer(name: str) -> type[nn.Module]:
@@ -173,5 +175,5 @@ def build_players(
             model.spectral_norm,
         )
     else:
-        raise ValueError(f"unknown GAN model kind {model.kind!r}; choose mlp or dcgan")
+        raise ValueError(f"unknown GAN model kind {model.kind!r}; choose one of {', '.join(KINDS)}")
     return generator, discriminator

@@ -132,6 +132,15 @@ class MixtureGANTask(_TwoPlayerGAN):
         """`mode_numbers` of `eval_samples` generated and real points."""
         return self.mode_numbers(params, *self.draws(params, split, self.config.eval_samples))
 
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        n = self.config.eval_samples
+        names = ("modes_covered", "high_quality_fraction", "mode_kl", "mode_overlap")
+        return {
+            **{name: f"{n} generated points" for name in names},
+            "d_real": f"mean D(x) over {n} real {split} points",
+            "d_fake": f"mean D(x) over {n} generated points",
+        }
+
     def snapshot(self, params) -> dict[str, np.ndarray]:
         return {"samples": self.sample(params, 500, SNAPSHOT_NOISE_KEY)[0]}
 
@@ -173,6 +182,16 @@ class ImageGANTask(ClassifierFeatures, _TwoPlayerGAN):
         if self.has_feature_network:
             numbers["fid"] = self.fid_to(split, to_unit(samples))
         return numbers
+
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        n = self.config.eval_samples
+        protocol = {
+            "d_real": f"mean D(x) over the {len(self.splits[split])} {split} images",
+            "d_fake": f"mean D(x) over {n} generated images",
+        }
+        if self.has_feature_network:
+            protocol["fid"] = self.fid_protocol(split, n)
+        return protocol
 
     def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
         """n generated images in [0, 1] from fixed noise (labels cycling when conditional)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -93,3 +95,20 @@ def translation_smoke(config: ml_collections.ConfigDict) -> None:
         config.update(dataset="", domain_a="digits", domain_b="mnist5k")
         config.preprocess.image_size = 8
         config.objective.pool_size = 6
+
+
+def choices() -> dict[str, Collection[str]]:
+    """pix2pix's and CycleGAN's enumerated keys and the values their networks, losses and pair
+    makers take for each (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.data import image_pairs, masks
+    from jaxgen.families.image_translation import losses, model, task
+
+    return {
+        "model.generator": task.GENERATORS,
+        "model.norm": model.NORMS,
+        "objective.method": task.METHODS,
+        "objective.gan_loss": losses.GAN_MODES,
+        "paired.kind": image_pairs.PAIRED_KINDS,
+        "paired.direction": image_pairs.PAIRED_DIRECTIONS,
+        "completion.missing": masks.REGIONS,
+    }

@@ -45,6 +45,12 @@ class TranslationState(TrainState):
     pools: PyTree  # {"a": ImagePool, "b": ImagePool} of CycleGAN; {} for pix2pix
 
 
+# `model.generator`: pix2pix's U-Net or CycleGAN's ResNet (build_generator).
+GENERATORS = ("unet", "resnet")
+# `objective.method`: paired (pix2pix) or unpaired (CycleGAN) translation.
+METHODS = ("pix2pix", "cyclegan")
+
+
 def build_generator(model: ml_collections.ConfigDict, image_size: int, out_channels: int):
     if model.generator == "unet":
         return nets.UNetGenerator(
@@ -61,7 +67,9 @@ def build_generator(model: ml_collections.ConfigDict, image_size: int, out_chann
             blocks=model.resnet_blocks or nets.resnet_blocks(image_size),
             norm=model.norm,
         )
-    raise ValueError(f"unknown model.generator {model.generator!r}; choose unet or resnet")
+    raise ValueError(
+        f"unknown model.generator {model.generator!r}; choose one of {', '.join(GENERATORS)}"
+    )
 
 
 def build_discriminator(model: ml_collections.ConfigDict, image_size: int):
@@ -445,4 +453,4 @@ def build_translation_task(config: ml_collections.ConfigDict):
         return Pix2PixTask(config)
     if method == "cyclegan":
         return CycleGANTask(config)
-    raise ValueError(f"unknown objective.method {method!r}; choose pix2pix or cyclegan")
+    raise ValueError(f"unknown objective.method {method!r}; choose one of {', '.join(METHODS)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -50,3 +52,11 @@ def language_model_smoke(config: ml_collections.ConfigDict) -> None:
     config.sampling.update(length=20, num_texts=2)
     if config.param_budget:
         config.param_budget = 8000
+
+
+def choices() -> dict[str, Collection[str]]:
+    """Each of `cells` names a cell of jaxgen/nn/cells.py (jaxgen/families/__init__.py:
+    Family.choices)."""
+    from jaxgen.nn.cells import CELLS
+
+    return {"cells": CELLS}

@@ -130,11 +130,23 @@ class LanguageModelTask(LossTask):
     def evaluate(self, params, split: str) -> dict[str, float]:
         """Bits per character of every cell on the first `eval_chars` characters of `split`
         (`bpc_CELL`), and the best cell's (`bpc`)."""
+        windows = self._evaluated_windows(split)
+        bpc = {f"bpc_{c}": self.bpc(c, params[c], split, windows) for c in self.models}
+        return {"bpc": min(bpc.values()), **bpc}
+
+    def _evaluated_windows(self, split: str) -> int:
         windows = len(self.eval_windows[split][0])
         if self.config.eval_chars:
             windows = min(windows, -(-self.config.eval_chars // self.config.seq_len))
-        bpc = {f"bpc_{c}": self.bpc(c, params[c], split, windows) for c in self.models}
-        return {"bpc": min(bpc.values()), **bpc}
+        return windows
+
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        ids = self.corpus.split_ids(split)
+        scored = min(self._evaluated_windows(split) * self.config.seq_len, len(ids) - 1)
+        where = f"the first {scored} of the {len(ids) - 1} scored {split} characters"
+        protocol = {f"bpc_{c}": f"bits per character, {where}" for c in self.models}
+        protocol["bpc"] = f"the best cell's bits per character, {where}"
+        return protocol
 
     def _nll_over_windows(self, cell, params, inputs_Wx1xT, targets_Wx1xT):
         model = self.models[cell]

@@ -3,9 +3,16 @@ same network and code size trained side by side (families/latent_codes/task.py).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
-from jaxgen.families.vae.config import vae_model_config, vae_objective_config
+from jaxgen.families.autoencoder.config import model_choices
+from jaxgen.families.vae.config import (
+    vae_model_config,
+    vae_objective_choices,
+    vae_objective_config,
+)
 from jaxgen.train.base_config import base_config, smoke
 
 
@@ -43,3 +50,11 @@ def latent_codes_smoke(config: ml_collections.ConfigDict) -> None:
     smoke(config, steps=20, batch_size=32, elbo_samples=2, report_samples=200)
     config.update(interpolation_pairs=20, interpolation_steps=5)
     config.model.update(hidden=(32,), channels=(8,), latent_size=4)
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The network's and the VAE objective's enumerated keys, and `report_kind`
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.latent_codes.task import REPORT_KINDS
+
+    return {**model_choices(), **vae_objective_choices(), "report_kind": REPORT_KINDS}

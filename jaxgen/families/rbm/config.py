@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -74,3 +76,11 @@ def rbm_smoke(config: ml_collections.ConfigDict) -> None:
     config.ais.update(num_chains=50, num_temperatures=1451, raise_examples=10, raise_chains=2)
     config.eval_ais.update(num_chains=8, num_temperatures=101)
     config.sample_gibbs_steps = (1, 10, 100)
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The RBM's enumerated keys and the values families/rbm/task.py takes for each
+    (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.rbm.task import BINARIZE, OBJECTIVE_KINDS
+
+    return {"objective.kind": OBJECTIVE_KINDS, "binarize": BINARIZE}

@@ -42,6 +42,8 @@ EVAL_AIS_KEY = 0xA1
 PLL_KEY = 0xA2  # the bits the pseudo-log-likelihood flips
 SAMPLE_KEY = 0xA3  # the Gibbs chains of snapshots and of the report's samples
 BINARIZE = ("dynamic", "static")
+# `objective.kind`: negatives from the batch (CD-k) or from persistent chains (PCD).
+OBJECTIVE_KINDS = ("cd", "pcd")
 
 
 @flax.struct.dataclass
@@ -62,8 +64,10 @@ def rbm_optimizer(
 
 
 def check_objective(objective: ml_collections.ConfigDict) -> None:
-    if objective.kind not in ("cd", "pcd"):
-        raise ValueError(f"unknown objective.kind {objective.kind!r}; choose cd or pcd")
+    if objective.kind not in OBJECTIVE_KINDS:
+        raise ValueError(
+            f"unknown objective.kind {objective.kind!r}; choose one of {', '.join(OBJECTIVE_KINDS)}"
+        )
     if objective.gibbs_steps < 1:
         raise ValueError("objective.gibbs_steps must be at least 1")
 

@@ -16,6 +16,8 @@ Layer lists are comma-separated names; "" takes the network's own defaults (netw
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config
@@ -189,3 +191,20 @@ def visualisation_smoke(config: ml_collections.ConfigDict) -> None:
     config.update(
         dataset="digits", jitter=1, steps=6, eval_every=3, checkpoint_every=3, log_every=1
     )
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The enumerated keys of the convnets-in-reverse experiments and the values their tasks take
+    for each; `check_network` may be "" (no second network) (jaxgen/families/__init__.py:
+    Family.choices)."""
+    from jaxgen.families.reverse import networks, pixel_task, style, task, visualise
+
+    return {
+        "method": task.METHODS,
+        "network": networks.NETWORKS,
+        "check_network": ("", *networks.NETWORKS),
+        "optimizer": pixel_task.OPTIMIZERS,
+        "init": style.INITS,
+        "parametrisation": visualise.PARAMETRISATIONS,
+        "objective": visualise.OBJECTIVES,
+    }

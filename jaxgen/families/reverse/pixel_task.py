@@ -24,6 +24,8 @@ from jaxgen.train.state import TrainState
 PyTree = Any
 # Luminance weights of ITU-R BT.709, as skimage.color.rgb2gray uses (data/images.py).
 LUMINANCE = (0.2125, 0.7154, 0.0721)
+# `optimizer`: Adam on the pixels, or L-BFGS on their logits (pixel_optimizer).
+OPTIMIZERS = ("adam", "lbfgs")
 
 
 def layer_list(text: str) -> tuple[str, ...]:
@@ -53,8 +55,8 @@ def pixel_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
     (Gatys et al.'s choice) when `optimizer` is "lbfgs"."""
     if config.optimizer == "lbfgs":
         return optax.lbfgs()
-    if config.optimizer != "adam":
-        raise UserError(f"unknown optimizer {config.optimizer!r}; choose adam or lbfgs")
+    if config.optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {config.optimizer!r}; choose {' or '.join(OPTIMIZERS)}")
     return optax.adam(config.learning_rate, b1=config.adam_b1, eps=config.adam_eps)
 
 

@@ -25,6 +25,9 @@ from jaxgen.families.reverse.pixel_task import PixelTask, activations, layer_lis
 from jaxgen.families.reverse.pixel_task import pixel_step as make_pixel_step
 from jaxgen.train.state import TrainState
 
+# `init`: the starting image, the content image or uniform noise (init_params).
+INITS = ("content", "noise")
+
 
 class StyleTask(PixelTask):
     """One image (batch 1) optimised against the style targets (Gram matrices of the style
@@ -51,8 +54,8 @@ class StyleTask(PixelTask):
         self.check_layers = self._check_layers()
         self.tx = pixel_optimizer(config)
         self.line_search = config.optimizer == "lbfgs"
-        if config.init not in ("content", "noise"):
-            raise UserError(f"unknown init {config.init!r}; choose content or noise")
+        if config.init not in INITS:
+            raise UserError(f"unknown init {config.init!r}; choose {' or '.join(INITS)}")
         if self.texture and config.init == "content":
             raise UserError("a texture has no content image to start from: set init to noise")
         self.frozen = {

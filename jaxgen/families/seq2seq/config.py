@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
 from jaxgen.train.base_config import base_config, smoke
@@ -91,3 +93,20 @@ def seq2seq_smoke(config: ml_collections.ConfigDict) -> None:
     config.addition.update(examples=600, longer_digits=4)
     config.dates.examples = 600
     config.decode.beam_width = 2
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The sequence-to-sequence family's enumerated keys and the values its model, task and data
+    code take for each (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.data import sequence_pairs
+    from jaxgen.families.seq2seq import model, task
+    from jaxgen.nn.cells import CELLS
+
+    return {
+        "model.cell": CELLS,
+        "model.attention": model.ATTENTIONS,
+        "select_by": task.SELECT_BY,
+        "decode.method": task.DECODE_METHODS,
+        "tokens": sequence_pairs.TOKEN_CHOICES,
+        "too_long": sequence_pairs.TOO_LONG_POLICIES,
+    }

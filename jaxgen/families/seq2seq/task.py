@@ -28,6 +28,8 @@ from jaxgen.train.protocol import LossTask
 from jaxgen.train.state import make_optimizer
 
 SELECT_BY = ("exact_match", "symbol_accuracy", "bleu", "chrf")
+# `decode.method`: the decoders of the headline numbers (the report's samples use "sample").
+DECODE_METHODS = ("greedy", "beam")
 SAMPLE_KEY = 0x52  # the report's samples
 EVAL_BATCH = 256
 
@@ -39,8 +41,10 @@ class Seq2SeqTask(LossTask):
         self.config = config
         if config.select_by not in SELECT_BY:
             raise ValueError(f"unknown select_by {config.select_by!r}; choose one of {SELECT_BY}")
-        if config.decode.method not in ("greedy", "beam"):
-            raise ValueError(f"unknown decode.method {config.decode.method!r}; greedy or beam")
+        if config.decode.method not in DECODE_METHODS:
+            raise ValueError(
+                f"unknown decode.method {config.decode.method!r}; one of {DECODE_METHODS}"
+            )
         self.best_metric = config.select_by
         self.data = pairs.load_pairs(config)
         self.source_kind, self.kind = self.data.tokens  # `kind`: the target's symbols

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
-from jaxgen.families.autoencoder.config import model_config
+from jaxgen.families.autoencoder.config import model_choices, model_config
 from jaxgen.train.base_config import base_config, smoke
 
 
@@ -60,3 +62,21 @@ def vae_smoke(config: ml_collections.ConfigDict) -> None:
     """The seconds-long version of a VAE experiment: digits, tiny nets, few draws."""
     smoke(config, steps=20, batch_size=32, nll_samples=20, eval_nll_samples=5)
     config.model.update(hidden=(32,), channels=(8,), latent_size=min(config.model.latent_size, 4))
+
+
+def vae_objective_choices(prefix: str = "objective.") -> dict[str, Collection[str]]:
+    """The enumerated keys of a VAE's `objective` block (under `prefix`) and the values
+    families/vae/losses.py takes for each."""
+    from jaxgen.families.vae import losses
+
+    return {
+        f"{prefix}kind": losses.OBJECTIVES,
+        f"{prefix}likelihood": losses.LIKELIHOOD_CHOICES,
+        f"{prefix}binarize": losses.BINARIZE_CHOICES,
+    }
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The VAE's enumerated keys: its network is an autoencoder's `model` block
+    (jaxgen/families/__init__.py: Family.choices)."""
+    return {**model_choices(), **vae_objective_choices()}

@@ -18,8 +18,14 @@ LIKELIHOODS = ("bernoulli", "gaussian_fixed", "gaussian_learned", "discretized_l
 # Likelihoods with one learned log-scale shared by all pixels.
 LEARNED_SCALE = ("gaussian_learned", "discretized_logistic")
 PIXEL_LEVELS = 255  # 8-bit pixels k / 255, k = 0 .. 255
+# How many values each dimension of the data takes under the likelihoods that are probabilities
+# of discrete data: binarized pixels, 8-bit pixels. (The Gaussians are densities.)
+DATA_LEVELS = {"bernoulli": 2, "discretized_logistic": PIXEL_LEVELS + 1}
 OBJECTIVES = ("elbo", "iwae")
 BINARIZATIONS = ("dynamic", "static", "none")
+# `objective.likelihood` and `objective.binarize`: "auto" leaves the choice to resolve_objective.
+LIKELIHOOD_CHOICES = ("auto", *LIKELIHOODS)
+BINARIZE_CHOICES = ("auto", *BINARIZATIONS)
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -132,10 +138,12 @@ def validate_objective(objective: ml_collections.ConfigDict) -> None:
     """ValueError for names and combinations the objective does not support."""
     if objective.kind not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective.kind!r}; choose one of {OBJECTIVES}")
-    if objective.likelihood not in ("auto", *LIKELIHOODS):
-        raise ValueError(f"unknown likelihood {objective.likelihood!r}; one of {LIKELIHOODS}")
-    if objective.binarize not in ("auto", *BINARIZATIONS):
-        raise ValueError(f"unknown binarize {objective.binarize!r}; one of {BINARIZATIONS}")
+    if objective.likelihood not in LIKELIHOOD_CHOICES:
+        raise ValueError(
+            f"unknown likelihood {objective.likelihood!r}; one of {LIKELIHOOD_CHOICES}"
+        )
+    if objective.binarize not in BINARIZE_CHOICES:
+        raise ValueError(f"unknown binarize {objective.binarize!r}; one of {BINARIZE_CHOICES}")
     concrete = "auto" not in (objective.likelihood, objective.binarize)
     if concrete and (objective.likelihood == "bernoulli") != (objective.binarize != "none"):
         raise ValueError("the Bernoulli likelihood needs binarized data and only it does")

@@ -1,17 +1,21 @@
-"""The VAE report: test ELBO and importance-sampled NLL with their protocol, samples,
-reconstructions, interpolations, traversals, attribute vectors, the 2-D manifold grid and code
-scatter, and the conditional VAE's class-by-style grid."""
+"""The VAE report: test ELBO and importance-sampled NLL with their protocol (and, for discrete
+data, the uniform model's NLL beside them), samples, reconstructions, interpolations, traversals,
+attribute vectors (CelebA's labelled ones, or a digit set's ink mass and slant), the 2-D
+manifold grid and code scatter, and the conditional VAE's class-by-style grid."""
 
 from __future__ import annotations
 
+import math
 import pathlib
 
 import jax
 import numpy as np
 
+from jaxgen.data.datasets import is_digit_set
 from jaxgen.eval.features import FeatureSpace
-from jaxgen.eval.likelihood import likelihood_numbers
+from jaxgen.eval.likelihood import likelihood_numbers, uniform_numbers
 from jaxgen.families.vae import latent
+from jaxgen.families.vae.losses import DATA_LEVELS
 from jaxgen.metrics import image_attributes
 from jaxgen.reports.curves import learning_curve_section
 from jaxgen.reports.markdown import Report, markdown_table
@@ -36,14 +40,21 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
         "latent_size": config.model.latent_size,
         "test_examples": len(task.images["test"]),
     }
-    sections = [
-        (
-            "Likelihood",
-            _likelihood_protocol(task, k)
-            + "\n\n"
-            + markdown_table(["metric", "value"], [[name, v] for name, v in summary.items()]),
+    table = markdown_table(["metric", "value"], [[name, v] for name, v in summary.items()])
+    levels = DATA_LEVELS.get(task.objective.likelihood)
+    if levels is not None:  # discrete data: the uniform model's NLL beside the model's
+        uniform = uniform_numbers(levels, task.image_shape)
+        baseline = {
+            "test_nll_nats": uniform["nll_nats"],
+            "test_nll_bits_per_dim": uniform["nll_bits_per_dim"],
+        }
+        table = markdown_table(
+            ["metric", "value", f"uniform model over the {levels} levels (baseline)"],
+            [[name, v, baseline.get(name, "")] for name, v in summary.items()],
         )
-    ]
+        summary["uniform_nll_nats"] = uniform["nll_nats"]
+        summary["uniform_nll_bits_per_dim"] = uniform["nll_bits_per_dim"]
+    sections = [("Likelihood", _likelihood_protocol(task, k) + "\n\n" + table)]
     sections += _figures(task, params, workdir, mean, kl_per_unit)
     attribute_numbers, attribute_section = _attribute_vectors(task, params, workdir, mean)
     summary.update(attribute_numbers)
@@ -64,6 +75,14 @@ def _likelihood_protocol(task, k: int) -> str:
         "pixels in [0, 1] as continuous values (densities; no dequantization)",
     )
     conditional = " given its label" if config.model.conditional else ""
+    levels = DATA_LEVELS.get(objective.likelihood)
+    baseline = (
+        ""
+        if levels is None
+        else f" The baseline is the uniform model, p(x) = {levels}^-D over the D = "
+        f"{math.prod(task.image_shape)} dimensions: log2 {levels} = {math.log2(levels):g} bits "
+        "per dimension, what a model that knows nothing of the images scores."
+    )
     return (
         f"`{config.dataset}` test split, {len(task.images['test'])} images {data}. ELBO: the "
         f"mean of log w over the {k} draws; NLL: -log (1/K) sum_k w_k with K = {k} draws "
@@ -71,7 +90,7 @@ def _likelihood_protocol(task, k: int) -> str:
         "per image and in bits per dimension. Likelihood "
         f"`{objective.likelihood}`; trained on the `{objective.kind}` objective "
         f"(K = {objective.importance_samples}, beta = {objective.beta}, KL warm-up "
-        f"{objective.kl_warmup_steps} steps, `{objective.binarize}` binarization)."
+        f"{objective.kl_warmup_steps} steps, `{objective.binarize}` binarization)." + baseline
     )
 
 
@@ -175,10 +194,13 @@ LABELLED_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male")
 def _attributes(task):
     """(name, has-attribute flags of the test images, measure(decoded images) -> (N,), how the
     attribute is measured) for every attribute vector of the report: CelebA's labelled attributes,
-    measured by the feature classifier's probability, or the digits' ink mass and slant,
-    measured on the images and split at their median."""
+    measured by the feature classifier's probability, or, for a set of handwritten digits,
+    their ink mass and slant, measured on the images and split at their median; none for any
+    other set."""
     test = task.splits["test"]
     if test.attributes_NxA is None:
+        if not _digit_images(task):
+            return []
         x = task.images["test"]
         return [
             (name, image_attributes.split_by_median(measure(x)), measure, how)
@@ -204,6 +226,12 @@ def _attributes(task):
         how = f"the probability the feature classifier `{classifier.workdir.name}` gives it"
         found.append((name, has, measure, how))
     return found
+
+
+def _digit_images(task) -> bool:
+    """Whether the images are handwritten digits, grey: what ink mass and slant measure (on a
+    set of anything else they are numbers without a meaning)."""
+    return is_digit_set(task.config.dataset) and task.image_shape[-1] == 1
 
 
 def attribute_key(name: str) -> str:
@@ -247,10 +275,15 @@ def _attribute_vectors(task, params, workdir, mean) -> tuple[dict, tuple[str, st
             [f"s={s:+.1f}" for s in scales],
         )
     if not rows:
-        return numbers, (
-            "Attribute vectors",
-            "No attribute of this data set has test images both with and without it.",
+        text = (
+            "No attribute of this data set has test images both with and without it."
+            if labelled
+            else f"`{task.config.dataset}` has no labelled attributes (as CelebA has) and is "
+            "not a set of grey handwritten digits (whose ink mass and slant are measured on the "
+            "images: jaxgen/data/datasets.py, DIGIT_SETS), so there is no attribute to make a "
+            "vector of."
         )
+        return numbers, ("Attribute vectors", text)
     text = (
         "The attribute vector is the mean code (of q(z | x)) of the test images with the "
         "attribute minus the mean code of those without (for measured attributes: above and "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import ml_collections
 
-from jaxgen.families.vaegan.losses import EQUILIBRIUM
+from jaxgen.families.vaegan.losses import EQUILIBRIUM, GENERATOR_LOSSES
 from jaxgen.train.base_config import base_config, smoke
 
 
@@ -80,3 +82,14 @@ def vaegan_smoke(config: ml_collections.ConfigDict) -> None:
         decoder_channels=(16, 8, 4),
         discriminator_channels=(4, 8),
     )
+
+
+def choices() -> dict[str, Collection[str]]:
+    """The VAE-GAN's enumerated keys: its decoder is the DCGAN's generator
+    (families/gan/model.py) (jaxgen/families/__init__.py: Family.choices)."""
+    from jaxgen.families.gan.model import TRANSPOSED_CONVS
+
+    return {
+        "model.transposed_conv": TRANSPOSED_CONVS,
+        "objective.generator_loss": GENERATOR_LOSSES,
+    }

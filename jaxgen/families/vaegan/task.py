@@ -183,6 +183,12 @@ class VAEGANTask(ClassifierFeatures, Task):
             numbers["fid"] = self.fid_to(split, samples)
         return numbers
 
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        protocol = {"recon_mse": f"all {len(self.splits[split])} {split} images"}
+        if self.has_feature_network:
+            protocol["fid"] = self.fid_protocol(split, self.config.eval_samples, "prior samples")
+        return protocol
+
     def sample_pixels(self, params, n: int, key_seed: int) -> np.ndarray:
         """n prior samples Dec(z_p) in [0, 1] from a fixed noise key."""
         return to_unit(self.sample(params, n, key_seed)[0])
