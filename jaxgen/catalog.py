@@ -59,11 +59,10 @@ def resolve(spec: str) -> pathlib.Path:
 
 def describe(path: pathlib.Path) -> Experiment:
     """The experiment in `path`, from its source: docstring and presets."""
-    tree = ast.parse(pathlib.Path(path).read_text(), filename=str(path))
+    path = pathlib.Path(path)
+    tree = ast.parse(path.read_text(), filename=str(path))
     doc = " ".join((ast.get_docstring(tree) or "").split())
-    return Experiment(
-        pathlib.Path(path).stem, pathlib.Path(path), first_sentence(doc), presets(tree)
-    )
+    return Experiment(path.stem, path, first_sentence(doc), presets(tree, path))
 
 
 # A sentence ends at a full stop before a capital, except after the citations' "et al." and
@@ -79,10 +78,16 @@ def first_sentence(text: str, width: int = 110) -> str:
     return sentence
 
 
-def presets(tree: ast.AST) -> tuple[str, ...]:
-    """PRESETS, then the other names compared with `preset` (`preset == "cpu"`) in the file."""
+def presets(tree: ast.AST, path: pathlib.Path) -> tuple[str, ...]:
+    """PRESETS, then the other names compared with `preset` (`preset == "cpu"`) in the file, and
+    in the experiments it builds on (`sibling_experiment(__file__, "dcgan")`: the conditional GAN
+    passes its preset to the DCGAN's get_config)."""
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "sibling_experiment":
+            sibling = node.args[1] if len(node.args) > 1 else None
+            if isinstance(sibling, ast.Constant) and isinstance(sibling.value, str):
+                found += describe(path.with_name(f"{sibling.value}.py")).presets
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]

@@ -59,6 +59,16 @@ def test_presets_beyond_the_three_are_read_from_the_file(tmp_path):
         load_config(f"{path}:gpu")
 
 
+def test_an_experiment_built_on_another_has_its_presets():
+    # cgan.py is dcgan.py plus labels and passes its preset on: dcgan's `cpu` is cgan's too.
+    assert "cpu" in catalog.describe(catalog.resolve("dcgan")).presets
+    assert catalog.describe(catalog.resolve("cgan")).presets == (
+        catalog.describe(catalog.resolve("dcgan")).presets
+    )
+    config = load_config("cgan:cpu")
+    assert config.model.conditional and config.steps == load_config("dcgan:cpu").steps
+
+
 def test_first_sentences_keep_citations_whole():
     text = "DCGAN (Radford et al. 2016) on mnist5k, e.g. Fashion. Second sentence."
     assert catalog.first_sentence(text) == "DCGAN (Radford et al. 2016) on mnist5k, e.g. Fashion"

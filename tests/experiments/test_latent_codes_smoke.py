@@ -45,3 +45,19 @@ def test_clustering_smoke(tmp_path):
         assert 0.1 <= result[f"cluster_acc_{features}"] <= 1.0
     report = (tmp_path / "report.md").read_text()
     assert "53.2%" in report and "81.8%" in report and "84.3%" in report
+    assert "the DEC paper (Xie et al. 2016, Table 2)" in report
+
+
+def test_published_clustering_figures_are_the_data_sets_own(tmp_path):
+    from PIL import Image
+
+    from jaxgen.families.latent_codes import report
+
+    for name in ("digits", "mnist5k", "mnist", "mnist:3.0.1"):
+        assert report.published_anchors(name) is report.MNIST_ANCHORS, name
+    assert report.published_anchors("fashion_mnist") is report.FASHION_MNIST_ANCHORS
+    folder = tmp_path / "shapes" / "a"
+    folder.mkdir(parents=True)
+    Image.new("L", (8, 8)).save(folder / "0.png")
+    for name in (str(tmp_path / "shapes"), "cifar10"):
+        assert report.published_anchors(name) is None, name
