@@ -27,7 +27,12 @@ Contenders, timed interleaved in one process (benchmarks/harness.py), medians ov
   updated D (D's parameters frozen for that backward pass, as jaxgen differentiates only G
   there). Padding gives the same shapes (padding=2; output_padding=1 for the stride-2
   transposed convolutions); BatchNorm momentum 0.1 (flax's 0.9). Left out, and said so in the
-  JSON (`torch_missing`), when torch is not installed (`pip install torch==2.13.0`).
+  JSON (`torch_missing`), when torch is not installed (`pip install torch==2.13.0`). With CUDA
+  (`torch.cuda.is_available()`) they are replaced by `torch_cuda`, the same step on the GPU,
+  synchronized before the clock is read.
+
+The JSON's `table` holds the rows (benchmarks/table.py) of `jaxgen` against `torch_2threads`
+and `torch_1thread` (against `torch_cuda` with CUDA).
 
 `--quick`: batch 32, 1 step per round, 2 rounds. The parameter counts of the jaxgen and PyTorch
 players are checked equal and printed. Prints one JSON object on stdout; progress goes to stderr.
@@ -82,8 +87,11 @@ def jaxgen_contender(task, batches: list[dict], keys: list[jax.Array]) -> tuple:
     return stepper, facts
 
 
-def torch_contender(torch, batches: list[dict], learning_rate: float, betas: tuple):
-    """The same DCGAN step in PyTorch eager; returns run(n, threads) and the parameter counts."""
+def torch_contender(
+    torch, batches: list[dict], learning_rate: float, betas: tuple, platform: harness.TorchPlatform
+):
+    """The same DCGAN step in PyTorch eager on `platform`'s device; returns run(n, threads)
+    (threads None: the platform's) and the parameter counts."""
     from torch import nn as tnn
 
     leak = 0.2
@@ -115,17 +123,22 @@ def torch_contender(torch, batches: list[dict], learning_rate: float, betas: tup
         tnn.Linear(128 * 7 * 7, 1),
     )
     torch.manual_seed(0)
+    device = platform.device
+    generator, discriminator = generator.to(device), discriminator.to(device)
     g_opt = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas)
     softplus = torch.nn.functional.softplus
-    reals = [torch.from_numpy(np.asarray(b["x"]).transpose(0, 3, 1, 2).copy()) for b in batches]
+    reals = [
+        torch.from_numpy(np.asarray(b["x"]).transpose(0, 3, 1, 2).copy()).to(device)
+        for b in batches
+    ]
     batch_size = reals[0].shape[0]
     with torch.no_grad():  # the shapes match jaxgen's
-        assert generator(torch.randn(2, 100)).shape == (2, 1, 28, 28)
+        assert generator(torch.randn(2, 100, device=device)).shape == (2, 1, 28, 28)
 
     def step(real):
         # Discriminator update on real and generated images in one call.
-        fake = generator(torch.randn(batch_size, 100)).detach()
+        fake = generator(torch.randn(batch_size, 100, device=device)).detach()
         real_logits, fake_logits = discriminator(torch.cat([real, fake]))[:, 0].chunk(2)
         d_loss = softplus(-real_logits).mean() + softplus(fake_logits).mean()
         d_opt.zero_grad(set_to_none=True)
@@ -134,7 +147,8 @@ def torch_contender(torch, batches: list[dict], learning_rate: float, betas: tup
         # Generator update with fresh z through the updated discriminator.
         for p in discriminator.parameters():
             p.requires_grad_(False)
-        g_loss = softplus(-discriminator(generator(torch.randn(batch_size, 100)))[:, 0]).mean()
+        z = torch.randn(batch_size, 100, device=device)
+        g_loss = softplus(-discriminator(generator(z))[:, 0]).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
@@ -144,11 +158,15 @@ def torch_contender(torch, batches: list[dict], learning_rate: float, betas: tup
 
     calls = [0]
 
-    def run(n: int, threads: int) -> None:
-        torch.set_num_threads(threads)
+    def run(n: int, threads: int | None = None) -> None:
+        if threads is None:
+            platform.set_threads()
+        else:
+            torch.set_num_threads(threads)
         for _ in range(n):
             losses = step(reals[calls[0] % len(reals)])
             calls[0] += 1
+        platform.sync()
         [loss.item() for loss in losses]
 
     counts = {
@@ -211,13 +229,21 @@ def main() -> None:
     if torch is None:
         payload["torch_missing"] = harness.torch_missing()
     else:
-        torch_run, torch_counts = torch_contender(torch, batches, rates["generator"], betas)
+        platform = harness.TorchPlatform(torch)
+        payload["torch_platform"] = platform.facts()
+        torch_run, torch_counts = torch_contender(
+            torch, batches, rates["generator"], betas, platform
+        )
         if torch_counts != facts["param_counts"]:
             raise AssertionError(f"parameter counts differ: {torch_counts} vs jaxgen's")
         param_counts["torch"] = torch_counts
-        contenders["torch_2threads"] = lambda n: torch_run(n, 2)
-        contenders["torch_1thread"] = lambda n: torch_run(n, 1)
-        steps["torch_2threads"] = steps["torch_1thread"] = args.steps
+        if platform.cuda:
+            contenders["torch_cuda"] = torch_run
+            steps["torch_cuda"] = args.steps
+        else:
+            contenders["torch_2threads"] = lambda n: torch_run(n, 2)
+            contenders["torch_1thread"] = lambda n: torch_run(n, 1)
+            steps["torch_2threads"] = steps["torch_1thread"] = args.steps
 
     log(f"timing {len(contenders)} contenders, {args.repeats} rounds ...")
     times = harness.interleave(contenders, args.repeats, steps, args.warmup)
@@ -227,12 +253,39 @@ def main() -> None:
         results[name]["steps_per_round"] = steps[name]
     speed = {
         f"jaxgen_over_{other}": harness.speed_ratio(times, "jaxgen", other)
-        for other in ("torch_2threads", "torch_1thread")
+        for other in ("torch_2threads", "torch_1thread", "torch_cuda")
         if other in times
     }
     if not args.skip_flax:
         speed["jaxgen_over_flax_conv_transpose"] = harness.speed_ratio(
             times, "jaxgen", "jaxgen_flax_conv_transpose"
+        )
+    table = []
+    references = {
+        "torch_cuda": (platform.name, platform.device_name) if torch is not None else None,
+        "torch_2threads": (harness.torch_reference(2), f"{harness.cpu_name()}, 2 threads"),
+        "torch_1thread": (harness.torch_reference(1), f"{harness.cpu_name()}, 1 thread"),
+    }
+    for contender, names in references.items():
+        if contender not in times:
+            continue
+        table.append(
+            harness.table_row(
+                times,
+                family="gan",
+                experiment="experiments/dcgan.py",
+                overrides=[*CLASSIC_WIDTHS, f"batch_size={args.batch_size}"],
+                step=(
+                    f"batch {args.batch_size} of 28x28x1 (random pixels in [-1, 1]); DCGAN "
+                    "generator z 100 -> dense 7x7x256 + 5x5 transposed convs 128-64-1 (batch "
+                    "norm), discriminator 5x5 stride-2 convs 64-128 + dense logit; 1 D update "
+                    "on real and fake, then 1 G update with fresh z through the updated D; "
+                    f"non-saturating; Adam {rates['generator']:g} (beta1 {betas[0]:g}) per player"
+                ),
+                contender=contender,
+                reference=names[0],
+                reference_device=names[1],
+            )
         )
     bench.emit(
         protocol_note="speed ratios: a's speed over b's, of the medians and per round",
@@ -245,6 +298,7 @@ def main() -> None:
         checks=checks,
         results=results,
         speed_ratios=speed,
+        table=table,
         **payload,
     )
 

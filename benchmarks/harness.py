@@ -17,6 +17,11 @@ Protocol (`interleave`): every round runs each contender for its number of steps
 contender rotating by one each round, so a change of load between rounds hits every contender
 alike; times are seconds per step, and ratios are taken per round before their median.
 
+A benchmark that times jaxgen against a reference (PyTorch eager, scikit-learn) also gives one
+`table_row` per reference in `emit(table=[...])`: the uniform rows benchmarks/table.py collects
+into the README's table. `TorchPlatform` puts the PyTorch side on CUDA when there is one (and
+synchronizes before the clock is read), else on the CPU with as many threads as XLA's cores.
+
 Progress goes to stderr; stdout holds only the JSON object.
 """
 
@@ -246,6 +251,31 @@ def torch_missing() -> str:
     return f"torch is not installed, so the PyTorch contenders did not run: {TORCH_INSTALL}"
 
 
+def cpu_name(path: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name (/proc/cpuinfo), else what `platform` says."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cores() -> int:
+    """The cores this process may run on: what XLA:CPU's thread pool uses."""
+    return len(os.sched_getaffinity(0))
+
+
+def device_description() -> str:
+    """jaxgen's device in words: the GPU's kind, or the CPU's model and the cores XLA uses."""
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"{cpu_name()}, {cores()} cores"
+    return f"{device.device_kind} ({device.platform})"
+
+
 def machine_facts() -> dict[str, Any]:
     """Versions, backend, CPU and thread settings (not the load average: `Benchmark` reads it
     before and after)."""
@@ -261,13 +291,147 @@ def machine_facts() -> dict[str, Any]:
         "torch": package_version("torch"),
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0]),
+        "device_description": device_description(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_name(),
         "cpu_count": os.cpu_count(),
-        "cores": len(os.sched_getaffinity(0)),  # what XLA:CPU's thread pool uses
+        "cores": cores(),  # what XLA:CPU's thread pool uses
         "l3_cache": read_text("/sys/devices/system/cpu/cpu0/cache/index3/size"),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "threads": threads,
     }
+
+
+class TorchPlatform:
+    """Where the PyTorch side runs: CUDA when `torch.cuda.is_available()`, else the CPU with
+    `threads` intra-op threads (default: the cores XLA uses). A contender calls `set_threads()`
+    when its round starts (another contender may have changed them) and `sync()` before it
+    returns, so that the clock stops after the GPU's work."""
+
+    def __init__(self, torch, threads: int | None = None):
+        self.torch = torch
+        self.cuda = bool(torch.cuda.is_available())
+        self.device = torch.device("cuda" if self.cuda else "cpu")
+        self.threads = None if self.cuda else (threads or cores())
+        self.set_threads()
+
+    def set_threads(self) -> None:
+        if self.threads is not None:
+            self.torch.set_num_threads(self.threads)
+
+    def sync(self) -> None:
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    @property
+    def name(self) -> str:
+        """The reference's name in a table row."""
+        if self.cuda:
+            return "PyTorch eager, CUDA"
+        return f"PyTorch eager, {self.threads} thread{'s' if self.threads != 1 else ''}"
+
+    @property
+    def device_name(self) -> str:
+        if self.cuda:
+            return f"{self.torch.cuda.get_device_name(0)} (cuda)"
+        return f"{cpu_name()}, {self.threads} threads"
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "device": str(self.device),
+            "device_name": self.device_name,
+            "threads": self.threads,
+            "cuda": self.torch.version.cuda,
+        }
+
+
+def torch_reference(threads: int) -> str:
+    """The name of a PyTorch contender on `threads` CPU threads, in a table row."""
+    return f"PyTorch eager, {threads} thread{'s' if threads != 1 else ''}"
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+# The keys of a table row, in order (benchmarks/table.py reads them).
+ROW_KEYS = (
+    "family",
+    "experiment",
+    "preset",
+    "overrides",
+    "step",
+    "jaxgen_contender",
+    "jaxgen_steps_per_s",
+    "reference",
+    "reference_contender",
+    "reference_steps_per_s",
+    "ratio",
+    "ratio_of_medians",
+    "ratio_of_best_rounds",
+    "rounds",
+    "platform",
+    "device",
+    "reference_device",
+)
+
+
+def table_row(
+    times: Times,
+    *,
+    family: str,
+    experiment: str,
+    step: str,
+    reference: str,
+    jaxgen: str = "jaxgen",
+    contender: str = "torch",
+    preset: str = "default",
+    overrides: Sequence[str] = (),
+    reference_device: str | None = None,
+    load_average: Mapping[str, list[float]] | None = None,
+) -> dict[str, Any]:
+    """One row of the benchmark table: jaxgen's contender `jaxgen` against the reference's
+    `contender` in the same interleaved `times`.
+
+    family: jaxgen's family (`config.task`); experiment: the experiment file, at `preset` with
+    `overrides`; step: what one step contains, in plain words (batch, widths, image size,
+    sequence length, optimizer, updates per step), so that a reader can check that both sides
+    do the same work; reference: what the reference is ("PyTorch eager, 2 threads",
+    "scikit-learn BernoulliRBM"), on `reference_device` (default jaxgen's device). The steps/s
+    are medians over rounds; `ratio` is jaxgen's speed over the reference's, the median of the
+    per-round ratios (`speed_ratio`), above 1 when jaxgen is faster. `load_average` ({"before",
+    "after"}) when the benchmark measured it around this row alone (else table.py takes the
+    benchmark's). Platform and device: JAX's default backend and device.
+    """
+    ratio = speed_ratio(times, jaxgen, contender)
+    row = {
+        "family": family,
+        "experiment": experiment,
+        "preset": preset,
+        "overrides": list(overrides),
+        "step": step,
+        "jaxgen_contender": jaxgen,
+        "jaxgen_steps_per_s": round(1.0 / statistics.median(times[jaxgen]), 3),
+        "reference": reference,
+        "reference_contender": contender,
+        "reference_steps_per_s": round(1.0 / statistics.median(times[contender]), 3),
+        "ratio": ratio["median_per_round"],
+        "ratio_of_medians": ratio["of_medians"],
+        "ratio_of_best_rounds": ratio["of_best_rounds"],
+        "rounds": len(times[jaxgen]),
+        "platform": jax.default_backend(),
+        "device": device_description(),
+        "reference_device": reference_device or device_description(),
+    }
+    if load_average is not None:
+        row["load_average"] = {k: list(v) for k, v in load_average.items()}
+    return row
+
+
+def check_rows(rows: Sequence[Mapping]) -> None:
+    """ValueError unless every row has the keys of `table_row`."""
+    for row in rows:
+        missing = [key for key in ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(f"table row of {row.get('family')!r} lacks {missing}")
 
 
 # ---- flags and output ------------------------------------------------------------------------
@@ -336,9 +500,14 @@ class Benchmark:
         )
         return f"{text}; {note}" if note else text
 
-    def record(self, protocol_note: str = "", **payload) -> dict[str, Any]:
+    def record(
+        self, protocol_note: str = "", table: Sequence[Mapping] | None = None, **payload
+    ) -> dict[str, Any]:
         """The JSON object: the benchmark's name, flags, machine facts, load averages before
-        and after, the protocol, then `payload`."""
+        and after, the protocol, then `payload`, and `table` (its `table_row`s) when given."""
+        if table is not None:
+            check_rows(table)
+            payload["table"] = [dict(row) for row in table]
         return {
             "benchmark": self.name,
             "flags": vars(self.args),
@@ -349,8 +518,15 @@ class Benchmark:
             **payload,
         }
 
-    def emit(self, protocol_note: str = "", file: TextIO | None = None, **payload) -> dict:
-        """Prints `record(...)` as one JSON object on stdout (or `file`) and returns it."""
-        record = self.record(protocol_note, **payload)
+    def emit(
+        self,
+        protocol_note: str = "",
+        file: TextIO | None = None,
+        table: Sequence[Mapping] | None = None,
+        **payload,
+    ) -> dict:
+        """Prints `record(...)` as one JSON object on stdout (or `file`) and returns it;
+        `table`: the benchmark's rows of the table (`table_row`), one per reference."""
+        record = self.record(protocol_note, table, **payload)
         print(json.dumps(record, indent=1), file=file or sys.stdout, flush=True)
         return record

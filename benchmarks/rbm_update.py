@@ -34,7 +34,11 @@ starting contender rotating), medians over rounds:
   g_W = (v1^T p(h|v1) - v0^T p(h|v0)) / B + weight_decay * W, and likewise for the biases
   (no decay); `torch.set_num_threads` equal to the number of cores XLA's CPU client uses.
   Left out, and said so in the JSON (`torch_missing`), when torch is not installed
-  (`pip install torch==2.13.0`).
+  (`pip install torch==2.13.0`). With CUDA (`torch.cuda.is_available()`) it runs there
+  (synchronized before the clock is read); scikit-learn always runs on the CPU.
+
+The JSON's `table` holds two rows (benchmarks/table.py): `jaxgen` against `torch`, and `jaxgen`
+against `sklearn` (whose update is PCD-1 without momentum or decay, in float64: the row says so).
 
 Checks before timing: the `jaxgen` step ends, after a few steps, with the parameters of the
 task's own step given the same keys; and the hand-written update that the PyTorch contender
@@ -202,13 +206,14 @@ def sklearn_contenders(batches: list[np.ndarray], num_hidden: int, learning_rate
     return partial_fit, inner_fit32
 
 
-def torch_contender(torch, task: RBMTask, params0, batches: list[np.ndarray], threads: int):
-    """The same CD-1 update in PyTorch eager; returns run(n)."""
+def torch_contender(torch, task: RBMTask, params0, batches: list[np.ndarray], platform):
+    """The same CD-1 update in PyTorch eager on `platform`'s device; returns run(n)."""
     o, config = task.config.objective, task.config
-    params = [torch.from_numpy(np.array(params0[k], np.float32)) for k in PARAM_ORDER]
+    device = platform.device
+    params = [torch.from_numpy(np.array(params0[k], np.float32)).to(device) for k in PARAM_ORDER]
     momenta = [torch.zeros_like(p) for p in params]
-    data = [torch.from_numpy(np.asarray(v, np.float32)) for v in batches]
-    generator = torch.Generator().manual_seed(0)
+    data = [torch.from_numpy(np.array(v, np.float32)).to(device) for v in batches]
+    generator = torch.Generator(device=device).manual_seed(0)
     calls = [0]
 
     def step(v0):
@@ -220,11 +225,12 @@ def torch_contender(torch, task: RBMTask, params0, batches: list[np.ndarray], th
         manual_update(params, momenta, grads, config.learning_rate, o.momentum)
 
     def run(n: int) -> None:
-        torch.set_num_threads(threads)
+        platform.set_threads()
         with torch.no_grad():
             for _ in range(n):
                 step(data[calls[0] % len(data)])
                 calls[0] += 1
+        platform.sync()
         float(params[0][0, 0])  # eager ops are done when they return; this reads one
 
     return run
@@ -301,7 +307,9 @@ def main() -> None:
         checks["manual_update_torch_vs_optax_params_max_rel_diff"] = check_manual_update(
             torch.sigmoid, torch.from_numpy, task, params0, batches
         )
-        contenders["torch"] = torch_contender(torch, task, params0, batches, xla_threads)
+        platform = harness.TorchPlatform(torch, xla_threads)
+        payload["torch_platform"] = platform.facts()
+        contenders["torch"] = torch_contender(torch, task, params0, batches, platform)
 
     log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} steps ...")
     times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
@@ -313,6 +321,51 @@ def main() -> None:
         results[name]["speed_vs_jaxgen_best_rounds"] = ratio["of_best_rounds"]
         results[name]["time_vs_jaxgen_median"] = round(1.0 / ratio["median_per_round"], 3)
     o = config.objective
+    config_name = str(EXPERIMENT.relative_to(EXPERIMENT.parent.parent))
+    row = dict(
+        family="rbm",
+        experiment=config_name,
+        preset="smoke" if args.quick else "default",
+        overrides=[
+            "objective.kind=cd",
+            "objective.gibbs_steps=1",
+            "binarize=static",
+            "lr_schedule=constant",
+            f"model.num_hidden={num_hidden}",
+            f"batch_size={batch_size}",
+        ],
+    )
+    update = (
+        f"batch {batch_size} x {num_visible} binary ({config.dataset}); Bernoulli RBM "
+        f"{num_visible} x {num_hidden}; one Gibbs round v0 -> h0 -> v1 and the hidden "
+        f"probabilities of v0 and v1; SGD {config.learning_rate:g}"
+    )
+    table = []
+    if "torch" in times:
+        step_words = f"{update} with momentum {o.momentum:g} and weight decay {o.weight_decay:g}"
+        table.append(
+            harness.table_row(
+                times,
+                **row,
+                step=f"{step_words} (CD-1, float32); 1 update",
+                reference=platform.name,
+                reference_device=platform.device_name,
+            )
+        )
+    table.append(
+        harness.table_row(
+            times,
+            **row,
+            step=(
+                f"{update}; jaxgen: CD-1 with momentum {o.momentum:g} and weight decay "
+                f"{o.weight_decay:g} in float32; scikit-learn: PCD-1 (persistent chains, the "
+                "same cost per update), plain SGD, float64; 1 update"
+            ),
+            contender="sklearn",
+            reference="scikit-learn BernoulliRBM (partial_fit)",
+            reference_device=f"{harness.cpu_name()}, NumPy's BLAS",
+        )
+    )
     bench.emit(
         protocol_note=(
             "speed_vs_jaxgen_median = median over rounds of (jaxgen's time / this one's time), "
@@ -353,11 +406,12 @@ def main() -> None:
             "gradient norm and the reconstruction error the training loop watches.",
         ],
         cores_xla_uses=xla_threads,
-        torch_threads=xla_threads if torch is not None else None,
+        torch_threads=platform.threads if torch is not None else None,
         sklearn_blas=blas_threads(),
         compile_s=compile_s,
         checks=checks,
         results=results,
+        table=table,
         **payload,
     )
 

@@ -40,7 +40,11 @@ starting contender rotating), medians over rounds:
   wait on each other for far longer than the work takes (on a busy 2-core machine, 2 threads
   ran up to 100 times slower than 1), so this contender tells that apart.
 Both PyTorch contenders are left out, and said so in the JSON (`torch_missing`), when torch is
-not installed (`pip install torch==2.13.0`).
+not installed (`pip install torch==2.13.0`). With CUDA (`torch.cuda.is_available()`) `torch`
+runs there (the source lengths stay on the CPU, as `pack_padded_sequence` wants them; the clock
+is read after a synchronization) and there is no `torch_1thread`; the checks run on the CPU.
+The JSON's `table` holds the rows (benchmarks/table.py) of `jaxgen` against `torch` and against
+`torch_1thread`.
 
 Checks before timing (with torch installed): jaxgen's initial parameters are copied into the
 PyTorch model (Flax's `nn.LSTMCell` has one Dense per gate, ii/if/ig/io on the input without a
@@ -243,17 +247,18 @@ def torch_seq2seq(torch, params):
     return model
 
 
-def torch_batch(torch, batch: dict) -> dict:
-    """A batch as the tensors the PyTorch step takes (made once, outside the timing)."""
+def torch_batch(torch, batch: dict, device="cpu") -> dict:
+    """A batch as the tensors the PyTorch step takes (made once, outside the timing), on
+    `device` but for the lengths, which `pack_padded_sequence` takes on the CPU."""
     source = torch.from_numpy(np.asarray(batch["source"], np.int64))
     lengths = torch.from_numpy(np.asarray(batch["source_length"], np.int64))
     return {
-        "source": source,
+        "source": source.to(device),
         "lengths": lengths,
-        "source_mask": torch.arange(source.shape[1])[None] < lengths[:, None],
-        "target_in": torch.from_numpy(np.asarray(batch["target_in"], np.int64)),
-        "target_out": torch.from_numpy(np.asarray(batch["target_out"], np.int64)),
-        "target_mask": torch.from_numpy(np.asarray(batch["target_mask"], np.float32)),
+        "source_mask": (torch.arange(source.shape[1])[None] < lengths[:, None]).to(device),
+        "target_in": torch.from_numpy(np.asarray(batch["target_in"], np.int64)).to(device),
+        "target_out": torch.from_numpy(np.asarray(batch["target_out"], np.int64)).to(device),
+        "target_mask": torch.from_numpy(np.asarray(batch["target_mask"], np.float32)).to(device),
     }
 
 
@@ -270,10 +275,11 @@ def torch_loss(torch, model, b: dict):
     return (entropy * b["target_mask"]).sum() / count, accuracy
 
 
-def torch_trainer(torch, config, params):
+def torch_trainer(torch, config, params, device="cpu"):
     """(model, step(batch) -> (loss, grad norm, accuracy)): the PyTorch model holding `params`
-    and its train step (Adam with the config's rate, schedule and betas, clipping)."""
-    model = torch_seq2seq(torch, params)
+    on `device` and its train step (Adam with the config's rate, schedule and betas,
+    clipping)."""
+    model = torch_seq2seq(torch, params).to(device)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(
         trained,
@@ -370,17 +376,22 @@ def check_against_torch(torch, task, params0, batch: dict, key) -> dict[str, flo
 # ---- contenders ----------------------------------------------------------------------------------
 
 
-def torch_contender(torch, task, params0, batches: list[dict], threads: int):
-    """run(n, threads): n PyTorch steps from `params0`, cycling through `batches`."""
-    _, step = torch_trainer(torch, task.config, params0)
-    data = [torch_batch(torch, b) for b in batches]
+def torch_contender(torch, task, params0, batches: list[dict], platform):
+    """run(n, threads): n PyTorch steps from `params0` on `platform`'s device, cycling through
+    `batches`; threads None keeps the platform's."""
+    _, step = torch_trainer(torch, task.config, params0, platform.device)
+    data = [torch_batch(torch, b, platform.device) for b in batches]
     calls = [0]
 
-    def run(n: int, threads: int = threads) -> None:
-        torch.set_num_threads(threads)
+    def run(n: int, threads: int | None = None) -> None:
+        if threads is None:
+            platform.set_threads()
+        else:
+            torch.set_num_threads(threads)
         for _ in range(n):
             loss, _, _ = step(data[calls[0] % len(data)])
             calls[0] += 1
+        platform.sync()
         float(loss)  # eager ops are done when they return; this reads the last loss
 
     return run
@@ -424,9 +435,12 @@ def main() -> None:
     contenders = {"jaxgen": stepper}
     compile_s = {"jaxgen": round(stepper.compile(), 3)}
     if torch is not None:
-        torch_run = torch_contender(torch, task, params0, batches, xla_threads)
+        platform = harness.TorchPlatform(torch, xla_threads)
+        payload["torch_platform"] = platform.facts()
+        torch_run = torch_contender(torch, task, params0, batches, platform)
         contenders["torch"] = torch_run
-        contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
+        if not platform.cuda:
+            contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
 
     log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} steps ...")
     times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
@@ -442,6 +456,32 @@ def main() -> None:
 
     m = config.model
     source_len, target_len = batches[0]["source"].shape[1], batches[0]["target_in"].shape[1]
+    config_name = f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}"
+    table = []
+    for contender in ("torch", "torch_1thread"):
+        if contender not in times:
+            continue
+        one = contender == "torch_1thread"
+        table.append(
+            harness.table_row(
+                times,
+                family="seq2seq",
+                experiment=config_name,
+                preset="smoke" if args.quick else "default",
+                step=(
+                    f"batch {config.batch_size} ({config.dataset}), sources of {source_len} and "
+                    f"targets of {target_len} symbols (the largest length bucket); embeddings "
+                    f"{m.embed_dim}, LSTM encoder {m.hidden_size} over each source's length, "
+                    f"LSTM decoder {m.hidden_size} with Bahdanau attention, teacher forced, one "
+                    "position at a time; masked cross-entropy; "
+                    f"Adam {config.learning_rate:g} ({config.get('lr_schedule', 'constant')}), "
+                    f"clipped at global norm {config.get('grad_clip_norm', 0.0):g}; 1 update"
+                ),
+                contender=contender,
+                reference=harness.torch_reference(1) if one else platform.name,
+                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
+            )
+        )
     bench.emit(
         protocol_note=(
             "speed_vs_X_median = median over rounds of (X's time / this one's time), above 1 "
@@ -453,9 +493,7 @@ def main() -> None:
             f"(sequence lengths), LSTM decoder {m.hidden_size} with Bahdanau attention, "
             "teacher forced, masked cross-entropy"
         ),
-        config=(
-            f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}" + (":smoke" if args.quick else "")
-        ),
+        config=config_name + (":smoke" if args.quick else ""),
         optimizer=(
             f"adam {config.learning_rate} ({config.get('lr_schedule', 'constant')} schedule over "
             f"{config.steps} steps), global-norm clipping {config.get('grad_clip_norm', 0.0)}"
@@ -473,12 +511,13 @@ def main() -> None:
         embed_dim=m.embed_dim,
         params=count_params(params0),
         cores_xla_uses=xla_threads,
-        torch_threads=xla_threads if torch is not None else None,
+        torch_threads=platform.threads if torch is not None else None,
         compile_s=compile_s,
         checks=checks,
         jaxgen_over_torch=ratios.get("torch"),
         jaxgen_over_torch_1thread=ratios.get("torch_1thread"),
         results=results,
+        table=table,
         **payload,
     )
 

@@ -45,7 +45,10 @@ number of steps, the starting contender rotating), medians over rounds:
   1.17 s against 0.07 s). This contender tells that apart from the work. (XLA's thread pool
   is set when the process starts; jaxgen has no one-thread contender.)
 Both PyTorch contenders are left out, and said so in the JSON (`torch_missing`), when torch is
-not installed (`pip install torch==2.13.0`).
+not installed (`pip install torch==2.13.0`). With CUDA (`torch.cuda.is_available()`) `torch`
+runs there (synchronized before the clock is read) and there is no `torch_1thread`; the checks
+run on the CPU. The JSON's `table` holds the rows (benchmarks/table.py) of `jaxgen` against
+`torch` and against `torch_1thread`.
 
 Checks before timing (with torch installed): one step each, with a fresh optimizer, from the
 starting image (the content image) and from jaxgen's image after one step:
@@ -131,9 +134,9 @@ def to_nchw(torch, array_NxHxWxC) -> object:
     return torch.from_numpy(np.array(array_NxHxWxC, np.float32)).permute(0, 3, 1, 2)
 
 
-def torch_network(torch, weights) -> list[tuple[str, object, object]]:
+def torch_network(torch, weights, device="cpu") -> list[tuple[str, object, object]]:
     """VGG19 as (layer name, OIHW kernel, bias) in forward order, (name, None, None) for the
-    poolings: jaxgen's HWIO kernels transposed, the same numbers."""
+    poolings: jaxgen's HWIO kernels transposed, the same numbers, on `device`."""
     layers = []
     for name in vgg.layer_names("vgg19"):
         if name.endswith("_pool"):
@@ -141,7 +144,8 @@ def torch_network(torch, weights) -> list[tuple[str, object, object]]:
             continue
         kernel = np.asarray(weights[name]["kernel"], np.float32).transpose(3, 2, 0, 1)
         bias = np.asarray(weights[name]["bias"], np.float32)
-        layers.append((name, torch.from_numpy(kernel.copy()), torch.from_numpy(bias.copy())))
+        kernel, bias = torch.from_numpy(kernel.copy()), torch.from_numpy(bias.copy())
+        layers.append((name, kernel.to(device), bias.to(device)))
     return layers
 
 
@@ -151,7 +155,9 @@ def torch_features(torch, network, image_Nx3xHxW, wanted) -> dict:
     minus the ImageNet means), 3x3 convolutions padded by 1 (SAME), ReLU, 2x2 max pooling
     (VALID); the layers past the deepest wanted one are not run."""
     F = torch.nn.functional
-    mean_bgr = torch.tensor(vgg._MEAN_BGR, dtype=image_Nx3xHxW.dtype).view(1, 3, 1, 1)
+    mean_bgr = torch.tensor(
+        vgg._MEAN_BGR, dtype=image_Nx3xHxW.dtype, device=image_Nx3xHxW.device
+    ).view(1, 3, 1, 1)
     x = (255.0 * image_Nx3xHxW).flip(1) - mean_bgr
     wanted, found = set(wanted), {}
     for name, kernel, bias in network:
@@ -173,14 +179,17 @@ def torch_gram(features_1xCxHxW):
     return flat @ flat.T / (h * w)
 
 
-def torch_targets(torch, targets) -> dict:
+def torch_targets(torch, targets, device="cpu") -> dict:
     """jaxgen's targets, {"grams": {layer: 1 x C x C}, "features": {layer: NHWC}}, as the
-    PyTorch copy reads them: C x C and NCHW."""
+    PyTorch copy reads them: C x C and NCHW, on `device`."""
     return {
         "grams": {
-            k: torch.from_numpy(np.array(v[0], np.float32)) for k, v in targets["grams"].items()
+            k: torch.from_numpy(np.array(v[0], np.float32)).to(device)
+            for k, v in targets["grams"].items()
         },
-        "features": {k: to_nchw(torch, v).contiguous() for k, v in targets["features"].items()},
+        "features": {
+            k: to_nchw(torch, v).contiguous().to(device) for k, v in targets["features"].items()
+        },
     }
 
 
@@ -208,15 +217,16 @@ def torch_objective(torch, network, targets, weights, image):
     return loss, {"style_loss": style, "content_loss": content, "total_variation": tv}
 
 
-def torch_trainer(torch, task, image0_1xHxWx3):
+def torch_trainer(torch, task, image0_1xHxWx3, device="cpu"):
     """(image, step() -> (loss, parts)): the PyTorch pixels (1 x 3 x H x W, from
-    `image0_1xHxWx3`) and their step (loss, backward, Adam with the task's settings, clip)."""
+    `image0_1xHxWx3`, on `device`) and their step (loss, backward, Adam with the task's
+    settings, clip)."""
     config = task.config
     frozen = task.frozen_inputs().arrays
-    network = torch_network(torch, frozen["network"])
-    targets = torch_targets(torch, frozen["targets"])
+    network = torch_network(torch, frozen["network"], device)
+    targets = torch_targets(torch, frozen["targets"], device)
     weights = (config.style_weight, config.content_weight, config.tv_weight)
-    image = to_nchw(torch, image0_1xHxWx3).clone().requires_grad_(True)
+    image = to_nchw(torch, image0_1xHxWx3).to(device).clone().requires_grad_(True)
     optimizer = torch.optim.Adam(
         [image], lr=config.learning_rate, betas=(config.adam_b1, 0.999), eps=config.adam_eps
     )
@@ -340,14 +350,19 @@ def check_against_torch(torch, task, tolerance: float = TOLERANCE) -> dict:
 # ---- contenders ----------------------------------------------------------------------------------
 
 
-def torch_contender(torch, task, image0, threads: int):
-    """run(n, threads): n PyTorch steps, on from where the last run stopped."""
-    _, step = torch_trainer(torch, task, image0)
+def torch_contender(torch, task, image0, platform):
+    """run(n, threads): n PyTorch steps on `platform`'s device, on from where the last run
+    stopped; threads None keeps the platform's."""
+    _, step = torch_trainer(torch, task, image0, platform.device)
 
-    def run(n: int, threads: int = threads) -> None:
-        torch.set_num_threads(threads)
+    def run(n: int, threads: int | None = None) -> None:
+        if threads is None:
+            platform.set_threads()
+        else:
+            torch.set_num_threads(threads)
         for _ in range(n):
             loss, _ = step()
+        platform.sync()
         float(loss)  # eager ops are done when they return; this reads the last loss
 
     return run
@@ -393,9 +408,12 @@ def main(argv: list[str] | None = None) -> dict:
     contenders = {"jaxgen": stepper}
     compile_s = {"jaxgen": round(stepper.compile(), 3)}
     if torch is not None:
-        torch_run = torch_contender(torch, task, image0, xla_threads)
+        platform = harness.TorchPlatform(torch, xla_threads)
+        payload["torch_platform"] = platform.facts()
+        torch_run = torch_contender(torch, task, image0, platform)
         contenders["torch"] = torch_run
-        contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
+        if not platform.cuda:
+            contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
 
     log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} steps ...")
     times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
@@ -412,6 +430,30 @@ def main(argv: list[str] | None = None) -> dict:
     final_loss = float(stepper.metrics["loss"])
 
     height, width, _ = task.shape
+    config_name = f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}"
+    table = []
+    for contender in ("torch", "torch_1thread"):
+        if contender not in times:
+            continue
+        one = contender == "torch_1thread"
+        table.append(
+            harness.table_row(
+                times,
+                family="reverse",
+                experiment=config_name,
+                overrides=[*OVERRIDES, f"image_size={args.image_size}"],
+                step=(
+                    f"one {height}x{width}x3 image optimised: VGG19 (random weights) up to "
+                    "block5_conv2, Gram-matrix style loss on 5 layers, content loss on "
+                    "block5_conv2, total variation; the gradient with respect to the pixels; "
+                    f"Adam {config.learning_rate:g} (eps {config.adam_eps:g}), pixels clipped; "
+                    "1 update"
+                ),
+                contender=contender,
+                reference=harness.torch_reference(1) if one else platform.name,
+                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
+            )
+        )
     return bench.emit(
         protocol_note=(
             "speed_vs_X_median = median over rounds of (X's time / this one's time), above 1 "
@@ -423,8 +465,7 @@ def main(argv: list[str] | None = None) -> dict:
             "255 * image; style layers "
             f"{', '.join(task.style_layers)}, content layer {', '.join(task.content_layers)}"
         ),
-        config=f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)} {' '.join(OVERRIDES)} "
-        f"image_size={args.image_size}",
+        config=f"{config_name} {' '.join(OVERRIDES)} image_size={args.image_size}",
         images=(
             f"content: scikit-image's {config.content_image} ({height}x{width}, optimised); "
             f"style: {config.style_image} ({task.style_image.shape[0]}x"
@@ -441,13 +482,14 @@ def main(argv: list[str] | None = None) -> dict:
         image_size=args.image_size,
         image_shape=[height, width, 3],
         cores_xla_uses=xla_threads,
-        torch_threads=xla_threads if torch is not None else None,
+        torch_threads=platform.threads if torch is not None else None,
         compile_s=compile_s,
         checks=checks,
         jaxgen_loss_after_timing=final_loss,
         jaxgen_over_torch=ratios.get("torch"),
         jaxgen_over_torch_1thread=ratios.get("torch_1thread"),
         results=results,
+        table=table,
         **payload,
     )
 

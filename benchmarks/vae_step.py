@@ -14,7 +14,12 @@ starting contender rotating), medians over rounds:
 - `jaxgen_plain`: `make_train_step(make_vae_loss(...))` jitted with the state donated.
 - `jaxgen_plain_scanK`: the same step, K per jitted call (`make_multi_step`, `lax.scan`).
 - `torch` (threads = XLA's cores) and `torch_1thread`; left out, and said so in the JSON
-  (`torch_missing`), when torch is not installed (`pip install torch==2.13.0`).
+  (`torch_missing`), when torch is not installed (`pip install torch==2.13.0`). With CUDA
+  (`torch.cuda.is_available()`) `torch` runs there (synchronized before the clock is read) and
+  there is no `torch_1thread`.
+
+The JSON's `table` holds the rows (benchmarks/table.py) of `jaxgen_plain` against `torch` and
+against `torch_1thread`.
 
 Before timing, the script checks that K scanned steps end with the parameters of K single
 steps. A second, shorter interleaved phase splits one step's time: dispatch (a jitted no-op
@@ -105,8 +110,9 @@ def scanned_contender(model, step_fn, tx, batches, keys, k: int) -> harness.Step
     )
 
 
-def torch_contender(torch, batches: list[dict], threads: int):
-    """The same VAE, loss and Adam in PyTorch eager; returns run(n, threads)."""
+def torch_contender(torch, batches: list[dict], platform: harness.TorchPlatform):
+    """The same VAE, loss and Adam in PyTorch eager on `platform`; returns run(n, threads):
+    threads None keeps the platform's."""
 
     class TorchVAE(torch.nn.Module):
         def __init__(self):
@@ -122,9 +128,12 @@ def torch_contender(torch, batches: list[dict], threads: int):
             return self.out(torch.relu(self.dec(z))), mean, logvar
 
     torch.manual_seed(0)
-    model = TorchVAE()
+    model = TorchVAE().to(platform.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images = [torch.from_numpy(np.asarray(b["image"]).reshape(BATCH, -1)) for b in batches]
+    images = [
+        torch.from_numpy(np.array(b["image"]).reshape(BATCH, -1)).to(platform.device)
+        for b in batches
+    ]
 
     def step(pixels):
         x = torch.bernoulli(pixels)
@@ -137,10 +146,14 @@ def torch_contender(torch, batches: list[dict], threads: int):
         opt.step()
         return loss
 
-    def run(n: int, threads: int = threads) -> None:
-        torch.set_num_threads(threads)
+    def run(n: int, threads: int | None = None) -> None:
+        if threads is None:
+            platform.set_threads()
+        else:
+            torch.set_num_threads(threads)
         for i in range(n):
             loss = step(images[i % len(images)])
+        platform.sync()
         loss.item()
 
     return run
@@ -218,9 +231,12 @@ def main() -> None:
     if torch is None:
         payload["torch_missing"] = harness.torch_missing()
     else:
-        torch_run = torch_contender(torch, batches, xla_threads)
+        platform = harness.TorchPlatform(torch, xla_threads)
+        payload["torch_platform"] = platform.facts()
+        torch_run = torch_contender(torch, batches, platform)
         contenders["torch"] = torch_run
-        contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
+        if not platform.cuda:
+            contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
 
     harness.log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} ...")
     times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
@@ -231,6 +247,30 @@ def main() -> None:
                 ratio = harness.speed_ratio(times, name, reference)
                 results[name][f"speed_vs_{reference}_median"] = ratio["median_per_round"]
                 results[name][f"speed_vs_{reference}_best_rounds"] = ratio["of_best_rounds"]
+
+    table = []
+    for contender in ("torch", "torch_1thread"):
+        if contender not in times:
+            continue
+        one = contender == "torch_1thread"
+        table.append(
+            harness.table_row(
+                times,
+                family="vae",
+                experiment="jaxgen.families.vae.config.vae_config (benchmarks/vae_step.py)",
+                preset="-",
+                overrides=["model.kind=dense", "model.hidden=400", "model.latent_size=20"],
+                step=(
+                    f"batch {BATCH} of 28x28x1 (random grey levels); MLP VAE 784-400-20 (ReLU), "
+                    "dynamic binarization, one reparametrized z, Bernoulli likelihood, analytic "
+                    "KL; Adam 0.001; 1 update"
+                ),
+                jaxgen="jaxgen_plain",
+                contender=contender,
+                reference=harness.torch_reference(1) if one else platform.name,
+                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
+            )
+        )
 
     harness.log("splitting one step's time ...")
     split = breakdown(model, loss, tx, batches, keys, max(3, args.repeats // 3), args.steps)
@@ -243,10 +283,11 @@ def main() -> None:
         batch=BATCH,
         optimizer="adam 1e-3",
         cores_xla_uses=xla_threads,
-        torch_threads=xla_threads if torch is not None else None,
+        torch_threads=platform.threads if torch is not None else None,
         checks=checks,
         results=results,
         ms_per_call_breakdown=split,
+        table=table,
         **payload,
     )
 

@@ -335,6 +335,23 @@ def preparation_progress(show: bool):
         _SHOW_PREPARATION.reset(token)
 
 
+@contextlib.contextmanager
+def _tfds_progress_bar(show: bool):
+    """TFDS's progress bars on or off for the block, then back as they were: the switch is a
+    process-wide global (`tfds.display_progress_bar`), and a notebook that prepares one set
+    quietly should not lose the bars of everything it prepares afterwards."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    # TFDS has a setter and no getter; its module global is the only record of the state.
+    before = getattr(tqdm_utils, "_active", True)
+    tfds.display_progress_bar(show)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(before)
+
+
 def _prepared_once(builder_type, root: pathlib.Path, *, what: str, lock=None, check=None):
     """`builder_type(data_dir=root)`, prepared unless it already is; under a file lock, so that
     two processes (pytest-xdist workers, two runs) prepare it once. `check` runs just before
@@ -343,7 +360,6 @@ def _prepared_once(builder_type, root: pathlib.Path, *, what: str, lock=None, ch
     TFDS ends a preparation by printing "Dataset NAME downloaded and prepared to ..." on stdout,
     wrong for local files (nothing is downloaded) and unasked-for with `progress=false`: its
     stdout is swallowed and jaxgen says in its own line what was prepared where."""
-    import tensorflow_datasets as tfds
 
     def builder():
         return builder_type(data_dir=str(root), file_format="array_record")
@@ -357,8 +373,7 @@ def _prepared_once(builder_type, root: pathlib.Path, *, what: str, lock=None, ch
             if check is not None:
                 check()
             show = _SHOW_PREPARATION.get()
-            tfds.display_progress_bar(show)
-            with contextlib.redirect_stdout(io.StringIO()):
+            with _tfds_progress_bar(show), contextlib.redirect_stdout(io.StringIO()):
                 prepared.download_and_prepare()
             if show:
                 print(f"prepared {what} once into {prepared.data_dir}", file=sys.stderr)

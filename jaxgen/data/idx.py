@@ -239,6 +239,15 @@ def named_folder(name: str) -> tuple[pathlib.Path, tuple[str, ...] | None] | Non
 
 
 def _sha256(path: pathlib.Path) -> str:
+    # Reports ask `is_mnist_folder` several times per run; the files are read once per version
+    # (a file rewritten in place has a new size or modification time, so a new key).
+    stat = path.stat()
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    del size, mtime_ns  # only part of the cache key
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):

@@ -36,6 +36,17 @@ def floor_index(train_size: int, n: int, key: int = FLOOR_KEY) -> np.ndarray:
     return np.random.default_rng(key).permutation(train_size)[:n]
 
 
+def periodic_fid_floor(task, split: str = "validation") -> float:
+    """The floor of the periodic evaluation's FID, in its own protocol: `eval_samples` real
+    train images (the first of the floor's permutation) against the split's images. The figure
+    of FID over training draws this one, not the report's floor: FID's bias depends on the
+    sample counts, so a floor taken with `report_samples` images against the test split would sit
+    below what a perfect generator scores on the curve."""
+    train = task.train_split
+    n = min(task.config.eval_samples, len(train))
+    return task.fid_to(split, train.pixel_view()[floor_index(len(train), n)])
+
+
 class SampleQuality:
     """Scores sets of images against `real_features` (a split's, in `classifier`'s space), and
     `floor_images` (real train images, as many as the generated sets) as the floor.

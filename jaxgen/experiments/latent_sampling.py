@@ -2,7 +2,7 @@
 trained side by side on mnist5k: z ~ N(0, I) and draws from a Gaussian fitted to the train
 codes, decoded by each, scored by FID, precision/recall and the classifier score in the digit
 classifier's features; and how often linear paths between test codes of two classes leave both
-classes. The lectures' claim: an AE's latent space decodes poorly away from its codes, a VAE's
+classes. The textbook claim: an AE's latent space decodes poorly away from its codes, a VAE's
 can be sampled."""
 
 from jaxgen.families.latent_codes.config import latent_codes_config, latent_codes_smoke

@@ -4,7 +4,7 @@ grey digits, vaegan.py, dcgan.py, bigan.py), then scored by the same code: FID, 
 precision/recall and the classifier score of 2,000 prior samples, their sharpness against the
 real images', the test reconstruction error of the models with an encoder and the test NLL of
 the one with a likelihood; one table, a sample grid per model, and the report's verdict on the
-lectures' claims (VAEs blurry, GANs sharp; the discriminator sharpens; VAE + GAN the better of
+textbook claims (VAEs blurry, GANs sharp; the discriminator sharpens; VAE + GAN the better of
 both; a GAN with an encoder reconstructs). `default` trains in about 10 minutes on a 2-core CPU."""
 
 from jaxgen.families.comparison.config import comparison_config

@@ -1,6 +1,7 @@
 """Neural-network building blocks for jaxgen."""
 
-from jaxgen.nn.conv_transpose import ConvTranspose, conv_transpose
+from jaxgen.nn.conv import Conv, ConvTranspose
+from jaxgen.nn.conv_transpose import conv_transpose
 from jaxgen.nn.unpool import (
     bed_of_nails,
     max_pool_with_switches,
@@ -10,6 +11,7 @@ from jaxgen.nn.unpool import (
 )
 
 __all__ = [
+    "Conv",
     "ConvTranspose",
     "bed_of_nails",
     "conv_transpose",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
+from jaxgen.nn.conv import Conv
+
 FEATURE_SIZE = 128
 
 
@@ -27,7 +29,7 @@ class DigitClassifier(nn.Module):
     ) -> tuple[jax.Array, jax.Array] | tuple[None, None]:
         h = x_NxHxWxC
         for index, channels in enumerate((32, 64), start=1):
-            h = nn.relu(nn.Conv(channels, (3, 3), padding="SAME")(h))
+            h = nn.relu(Conv(channels, (3, 3), padding="SAME")(h))
             self.sow("intermediates", f"conv{index}", h)
             h = nn.avg_pool(h, (2, 2), strides=(2, 2), padding="SAME")
         if conv_only:

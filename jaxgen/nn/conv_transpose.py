@@ -26,13 +26,11 @@ Substituting ``t' = k - 1 - t`` (a spatial flip) turns both into correlations th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 Array = jax.Array
@@ -97,7 +95,79 @@ def conv_transpose(x: Array, kernel: Array, strides: Shape2, padding: str) -> Ar
 
 
 def _forward(x: Array, kernel: Array, strides: Shape2, padding: str) -> Array:
+    """The forward pass: on the CPU, strides above 1 take the sub-pixel form (`subpixel_forward`,
+    faster there); elsewhere, and for stride 1, XLA's own transposed convolution. The choice is
+    made per platform at lowering (`lax.platform_dependent`), so a GPU or TPU program keeps the
+    native op."""
+    if strides == (1, 1):
+        return _native_forward(x, kernel, strides, padding)
+    return lax.platform_dependent(
+        x,
+        kernel,
+        cpu=partial(subpixel_forward, strides=strides, padding=padding),
+        default=partial(_native_forward, strides=strides, padding=padding),
+    )
+
+
+def _native_forward(x: Array, kernel: Array, strides: Shape2, padding: str) -> Array:
     return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DN)
+
+
+def _phase_taps(n: int, k: int, s: int, padding: str) -> tuple[np.ndarray, int, int, int]:
+    """One spatial axis of the sub-pixel form: (taps, x's low pad, phase length Q, output
+    length). With (pa, pb) from `_transpose_padding`, output o = s*q + p (phase p) is
+
+        y[s*q + p] = sum_m x[q + c_p + m] * K[s*m + r_p],   r_p = (pa - p) mod s,
+                                                             c_p = (p + r_p - pa) / s,
+
+    (the module docstring's mapping, solved for the kernel taps each phase meets). Every phase
+    reads x through one window of J positions starting at min_p c_p: taps[u, p] is the kernel
+    index that phase p applies at window position u, or k (a zero row) where it applies none."""
+    pa, pb = _transpose_padding(k, s, padding)
+    out = (n - 1) * s + 1 + pa + pb - k + 1
+    offsets, counts = [], []
+    for p in range(s):
+        r = (pa - p) % s
+        offsets.append((p + r - pa) // s)
+        counts.append(len(range(r, k, s)))
+    live = [p for p in range(s) if counts[p]]
+    first = min(offsets[p] for p in live)
+    window = max(offsets[p] + counts[p] for p in live) - first
+    taps = np.full((window, s), k, dtype=np.int32)
+    for p in live:
+        r = (pa - p) % s
+        for m in range(counts[p]):
+            taps[offsets[p] - first + m, p] = s * m + r
+    return taps, -first, -(-out // s), out
+
+
+def subpixel_forward(x: Array, kernel: Array, strides: Shape2, padding: str) -> Array:
+    """`lax.conv_transpose` as one stride-1 convolution to s_h * s_w * C_out channels (one
+    group of C_out per output phase) followed by depth-to-space: no zeros are inserted into the
+    input, so the convolution reads H x W positions instead of (s H) x (s W). The same products
+    are summed, in another order: outputs agree with `lax.conv_transpose` to float rounding
+    (tests/nn/test_conv_transpose.py)."""
+    n, h, w, _ = x.shape
+    kh, kw, c_in, c_out = kernel.shape
+    (sh, sw) = strides
+    taps_h, low_h, q_h, out_h = _phase_taps(h, kh, sh, padding)
+    taps_w, low_w, q_w, out_w = _phase_taps(w, kw, sw, padding)
+    # The kernel with a zero tap appended on each spatial axis, gathered into the phase kernel:
+    # (J_h, J_w, C_in, s_h, s_w, C_out).
+    padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+    gathered = padded[taps_h[:, None, :, None], taps_w[None, :, None, :]]  # J_h J_w s_h s_w I O
+    phase_kernel = gathered.transpose(0, 1, 4, 2, 3, 5).reshape(
+        taps_h.shape[0], taps_w.shape[0], c_in, sh * sw * c_out
+    )
+    # Pads (negative ones crop) that give exactly Q outputs per axis from a VALID convolution.
+    pads = [
+        (low, q - 1 + taps.shape[0] - size - low)
+        for low, q, taps, size in ((low_h, q_h, taps_h, h), (low_w, q_w, taps_w, w))
+    ]
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
+    y = lax.conv_general_dilated(x, phase_kernel, (1, 1), "VALID", dimension_numbers=_DN)
+    y = y.reshape(n, q_h, q_w, sh, sw, c_out).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, q_h * sh, q_w * sw, c_out)[:, :out_h, :out_w, :]
 
 
 def _fwd(
@@ -136,53 +206,3 @@ def _bwd(strides: Shape2, padding: str, res: tuple[Array, Array], dy: Array) -> 
 
 
 conv_transpose.defvjp(_fwd, _bwd)
-
-
-def _pair(v: int | tuple[int, ...]) -> Shape2:
-    if isinstance(v, int):
-        return (v, v)
-    if len(v) != 2:
-        raise ValueError(f"expected 2 values, got {v!r}")
-    return (int(v[0]), int(v[1]))
-
-
-class ConvTranspose(nn.Module):
-    """Drop-in replacement for ``flax.linen.ConvTranspose`` (2-D, NHWC) with a fast VJP.
-
-    Same parameters (``kernel`` of shape (kh, kw, in, out), ``bias`` of shape (out,)), same
-    initialisers and same output as ``flax.linen.ConvTranspose`` with ``transpose_kernel=False``;
-    only the backward pass differs (see ``conv_transpose``).
-    """
-
-    features: int
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int] = (1, 1)
-    padding: str = "SAME"
-    use_bias: bool = True
-    kernel_init: Callable[..., Any] = nn.linear.default_kernel_init
-    bias_init: Callable[..., Any] = nn.initializers.zeros_init()
-
-    @nn.compact
-    def __call__(self, inputs: Array) -> Array:
-        """Apply the transposed convolution to ``inputs`` of shape (*batch, H, W, C_in).
-
-        Like flax, any number of leading batch axes (including none) is accepted: they are
-        flattened into one for the convolution and restored afterwards.
-        """
-        kernel_size = _pair(self.kernel_size)
-        strides = _pair(self.strides)
-        if self.padding not in ("SAME", "VALID"):
-            raise ValueError(f"padding must be 'SAME' or 'VALID', got {self.padding!r}")
-
-        batch_shape = inputs.shape[:-3]
-        x = inputs.reshape((-1,) + inputs.shape[-3:])
-
-        in_features = x.shape[-1]
-        kernel = self.param(
-            "kernel", self.kernel_init, kernel_size + (in_features, self.features), jnp.float32
-        )
-        y = conv_transpose(x, kernel, strides, self.padding)
-        if self.use_bias:
-            bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
-            y = y + bias
-        return y.reshape(batch_shape + y.shape[1:])

@@ -31,6 +31,7 @@ import numpy as np
 from jax import lax
 
 from jaxgen.errors import UserError
+from jaxgen.nn import onednn
 
 Array = jax.Array
 Weights = dict[str, dict[str, np.ndarray]]
@@ -381,7 +382,9 @@ def features(
         else:
             kernel = jnp.asarray(weights[name]["kernel"], x.dtype)
             bias = jnp.asarray(weights[name]["bias"], x.dtype)
-            x = lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_DN)
+            x = onednn.conv_general_dilated_compatible(
+                x, kernel, (1, 1), "SAME", dimension_numbers=_DN
+            )
             x = jax.nn.relu(x + bias)
         if name in wanted:
             found[name] = x

@@ -79,7 +79,9 @@ def fid_over_training(
     floor: float | None = None,
 ) -> list[pathlib.Path]:
     """The validation FID (`names`: its metric names) at every evaluation, with the real-data
-    floor as a dotted line when given; [] if no evaluation recorded one."""
+    floor as a dotted line when given (`eval.sample_quality.periodic_fid_floor`: the same
+    sample counts and split as the curve), and a star at the selected checkpoint when FID ranks
+    them; [] if no evaluation recorded one."""
     if not any(name in r for r in history.validation for name in names):
         return []
     path = figures.learning_curves(
@@ -88,7 +90,8 @@ def fid_over_training(
         workdir / "fid_over_training.png",
         f"validation FID over training ({samples} samples)",
         logy=False,
-        reference=None if floor is None else (floor, "floor (real train)"),
+        reference=None if floor is None else (floor, f"floor ({samples} real train images)"),
+        selection=selection(history),
     )
     return [path]
 

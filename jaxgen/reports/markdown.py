@@ -57,6 +57,19 @@ def _data_sets(config) -> str:
     return f"`{config.dataset}`"
 
 
+def _cpu_kernels() -> list[str]:
+    """The report's line on what computed a CPU run: the convolutions' kernels and jaxgen's XLA
+    flags (both change float rounding, so a run's numbers depend on them)."""
+    import os
+
+    from jaxgen.nn import conv
+    from jaxgen.runtime import chosen_flags
+
+    xla_flags = os.environ.get("XLA_FLAGS", "").split()
+    ours = [f for f in chosen_flags() if f in xla_flags]
+    return [f"- convolutions: {conv.backend()}; jaxgen's XLA flags: {' '.join(ours) or 'none'}"]
+
+
 def write_report(
     workdir: pathlib.Path, config: ml_collections.ConfigDict, summary: dict, report: Report
 ) -> pathlib.Path:
@@ -70,6 +83,7 @@ def write_report(
         f"{config.batch_size}",
         f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
         f" jax {jax.__version__}; python {platform.python_version()}",
+        *(_cpu_kernels() if devices[0].platform == "cpu" else []),
         f"- best checkpoint by the validation metric: step {summary.get('best_checkpoint_step')}",
         f"- params_fingerprint: `{summary['params_fingerprint']}`",
         "",

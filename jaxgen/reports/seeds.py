@@ -68,6 +68,13 @@ def summarize_seeds(seeds: Sequence[int], summaries: Sequence[dict]) -> Report:
         "sample standard deviation (ddof=1). Every seed's own report, with its figures and "
         "protocol, is linked below."
     )
+    if "report_samples" in summaries[0]:
+        # FID and KID depend on the sample count: the table's must carry it, as every FID does.
+        protocol += (
+            f" The sample-quality numbers (FID, KID, precision, recall) of each seed come from "
+            f"{summaries[0]['report_samples']} generated images against the test split, in the "
+            "feature classifier's space that each seed's report names."
+        )
     table = markdown_table(["metric", "mean", "std", "per seed"], rows)
     links = "\n".join(f"- seed {s}: [seed{s}/report.md](seed{s}/report.md)" for s in seeds)
     return Report(summary, [("Over seeds", protocol + "\n\n" + table), ("Seeds", links)])

@@ -387,6 +387,12 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, stop: _Stop
         writer.truncate_after(start)
         history = read_history(workdir, start)
 
+    if config.progress and _is_main_process() and jax.default_backend() == "cpu":
+        # Said before the bar, since it explains the speed: one line, with the remedy.
+        from jaxgen.nn import onednn
+
+        if not onednn.available():
+            print(f"jaxgen: {onednn.unavailable_reason()}", file=sys.stderr)
     bar = tqdm.tqdm(
         total=config.steps,
         initial=min(start, config.steps),

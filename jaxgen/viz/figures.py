@@ -227,6 +227,8 @@ def learning_curves_figure(
     the same axes (dashed, same colour, "NAME (validation)"). `selection` adds the validation
     curve of the metric that ranks checkpoints, with a star at the selected step: on those
     axes when it is one of `names` drawn there, otherwise on a panel of its own to the right.
+    Without `validation`, `records` may be evaluations themselves: the selection's series among
+    them gets the star.
     The x axis is the step, with integer ticks."""
     both = validation is not None
     own_panel = False
@@ -258,6 +260,9 @@ def learning_curves_figure(
             )
             if selection is not None and selection.metric == name:
                 _mark_selected(ax, v_steps, v_values, selection, color)
+        elif selection is not None and not both and selection.metric == name:
+            # `records` are themselves evaluations (validation FID over training): star the pick.
+            _mark_selected(ax, steps, values, selection, color)
     if reference is not None:
         ax.axhline(reference[0], color="k", linestyle=":", linewidth=1, label=reference[1])
     if logy:

@@ -146,10 +146,13 @@ def test_preparing_a_folder_says_so_in_one_line_unless_progress_is_off(tmp_path,
     for i in range(4):
         _write(tmp_path / "quiet" / "x" / f"{i}", seed=i)
         _write(tmp_path / "shown" / "x" / f"{i}", seed=i + 10)
+    from tensorflow_datasets.core.utils import tqdm_utils
+
     with preparation_progress(False):
         load_split(str(tmp_path / "quiet"), "train")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+    assert tqdm_utils._active  # TFDS's process-wide switch is back as it was
     with preparation_progress(True):
         load_split(str(tmp_path / "shown"), "train")
     out, err = capfd.readouterr()

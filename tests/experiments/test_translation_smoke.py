@@ -46,6 +46,10 @@ def test_translation_experiment_smoke(tmp_path, name, keys, figures):
     for figure in [*figures, "learning_curve"]:
         assert (tmp_path / f"{figure}.png").exists(), figure
         assert f"]({figure}.png)" in report
+    # The model-selection table says how each test number was computed, with its counts.
+    assert "protocol (test split)" in report
+    n = smoke_config(name).eval_examples
+    assert f"mean PSNR (dB, peak 1) per image, whole image, over the first {n} of" in report
 
 
 def test_cyclegan_smoke_reports_and_resumes_exactly_after_sigkill_with_its_pools(tmp_path):
@@ -58,6 +62,8 @@ def test_cyclegan_smoke_reports_and_resumes_exactly_after_sigkill_with_its_pools
     for figure in ["cycle_a", "cycle_b", "learning_curve"]:
         assert (tmp_path / "ref" / f"{figure}.png").exists(), figure
         assert f"]({figure}.png)" in report
+    assert "protocol (test split)" in report and "cycle(a)| per pixel" in report
+    assert "translations of domain A's test images against the first" in report
 
     victim = tmp_path / "victim"
     args = ["--config=experiments/cyclegan_digits.py:smoke", "--config.progress=false"]

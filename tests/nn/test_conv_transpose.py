@@ -56,10 +56,14 @@ def _setup(k, s, p, cin, cout, b, hw):
 
 
 def _assert_trees_close(a, b):
+    """Equal to float32 rounding: the kernels (XLA's, the sub-pixel form, oneDNN's) sum in
+    different orders, so the absolute tolerance scales with the leaf's magnitude (a kernel
+    gradient sums batch x height x width products)."""
     assert jax.tree.structure(a) == jax.tree.structure(b)
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         assert u.shape == v.shape
-        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=RTOL, atol=ATOL)
+        scale = max(1.0, float(np.max(np.abs(np.asarray(v)))))
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=RTOL, atol=ATOL * scale)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(map(str, c)))
@@ -165,3 +169,46 @@ def test_function_matches_lax():
 def test_rejects_unsupported_padding():
     with pytest.raises(ValueError):
         ConvTranspose(4, (3, 3), padding="CIRCULAR").init(jax.random.key(0), jnp.ones((1, 4, 4, 2)))
+
+
+@pytest.mark.parametrize(
+    "k, s, padding, hw",
+    [
+        (k, s, p, hw)
+        for k, s, p, hw in itertools.product(
+            (1, 2, 3, 4, 5, (3, 5)), (2, 3, (2, 1)), ("SAME", "VALID"), ((7, 7), (4, 5), (1, 2))
+        )
+    ],
+)
+def test_the_sub_pixel_form_is_lax_conv_transpose(k, s, padding, hw):
+    from jaxgen.nn.conv_transpose import subpixel_forward
+
+    k, s = _as_pair(k), _as_pair(s)
+    rng = np.random.default_rng(sum(k) * 31 + sum(s) * 7 + sum(hw))
+    x = jnp.asarray(rng.normal(size=(2, *hw, 3)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(*k, 3, 4)), jnp.float32)
+    reference = jax.lax.conv_transpose(x, w, s, padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    ours = subpixel_forward(x, w, s, padding)
+    assert ours.shape == reference.shape
+    # The same products summed in another order: equal to float32 rounding.
+    np.testing.assert_allclose(
+        ours, reference, rtol=1e-5, atol=1e-5 * float(jnp.abs(reference).max())
+    )
+
+
+def test_the_cpu_takes_the_sub_pixel_form_and_accelerators_keep_the_native_op():
+    x, w = jnp.ones((2, 7, 7, 3)), jnp.ones((5, 5, 3, 4))
+    f = jax.jit(lambda x, w: conv_transpose(x, w, (2, 2), "SAME"))
+
+    def convolutions(platform):
+        text = f.trace(x, w).lower(lowering_platforms=(platform,)).as_text()
+        return [line for line in text.splitlines() if "stablehlo.convolution" in line]
+
+    (cpu,) = convolutions("cpu")
+    assert "lhs_dilate = [1, 1]" in cpu  # no zeros inserted: the sub-pixel form
+    for accelerator in ("cuda", "tpu"):
+        (native,) = convolutions(accelerator)
+        assert "lhs_dilate = [2, 2]" in native
+    # Stride 1 is a plain convolution everywhere: no platform switch.
+    g = jax.jit(lambda x, w: conv_transpose(x, w, (1, 1), "SAME"))
+    assert "platform_index" not in g.trace(x, w).lower().as_text()

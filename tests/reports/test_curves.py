@@ -108,3 +108,59 @@ def test_a_task_that_ranks_nothing_draws_only_its_train_curves(tmp_path):
     assert curves.learning_curve_section(History(), ["objective"], tmp_path) == []
     fig = curves.learning_curve_figure(history, ["objective"], logy=False)
     assert len(fig.axes) == 1
+
+
+def test_the_table_over_seeds_gives_the_sample_count_of_its_fids():
+    from jaxgen.reports.seeds import summarize_seeds
+
+    summaries = [
+        {"seed": 0, "fid": 10.0, "report_samples": 500},
+        {"seed": 1, "fid": 14.0, "report_samples": 500},
+    ]
+    report = summarize_seeds([0, 1], summaries)
+    assert report.summary["fid"] == 12.0
+    assert report.summary["fid_std"] == pytest.approx(2.0**0.5 * 2)
+    assert "from 500 generated images against the test split" in report.sections[0][1]
+    no_samples = summarize_seeds([0, 1], [{"seed": 0, "nll": 1.0}, {"seed": 1, "nll": 2.0}])
+    assert "generated images" not in no_samples.sections[0][1]
+
+
+def test_the_fid_curve_s_floor_is_taken_with_the_curve_s_own_sample_counts():
+    from jaxgen.eval.sample_quality import floor_index, periodic_fid_floor
+
+    class Split:
+        def __len__(self):
+            return 50
+
+        def pixel_view(self):
+            return np.arange(50 * 4, dtype=np.float32).reshape(50, 2, 2, 1)
+
+    class Task:
+        train_split = Split()
+
+        class config:  # noqa: N801 (a stand-in for the ConfigDict)
+            eval_samples = 20
+
+        def fid_to(self, split, images):
+            self.asked = (split, images)
+            return 1.5
+
+    task = Task()
+    assert periodic_fid_floor(task) == 1.5
+    split, images = task.asked
+    assert split == "validation" and len(images) == 20
+    np.testing.assert_array_equal(images, Split().pixel_view()[floor_index(50, 20)])
+
+
+def test_the_fid_curve_stars_the_selected_checkpoint_and_names_its_floor(tmp_path, monkeypatch):
+    from jaxgen.viz import figures
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    validation = [{"step": s, "split": "validation", "fid": f} for s, f in ((5, 9.0), (10, 4.0))]
+    history = History(validation=validation, best_metric="fid", best_mode="min", best_step=10)
+    assert curves.fid_over_training(history, ["fid"], tmp_path, 300, floor=1.25)
+    lines = _lines(drawn["fig"].axes[0])
+    (star,) = [line for label, line in lines.items() if label.startswith("selected checkpoint")]
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([10], [4.0])
+    assert list(lines["floor (300 real train images)"].get_ydata()) == [1.25, 1.25]

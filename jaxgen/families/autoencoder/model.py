@@ -104,7 +104,7 @@ class ConvAutoencoder(nn.Module):
         self.bottom_shape = (height // scale, width // scale, self.channels[-1])
         stride = 2 if self.downsample == "stride" else 1
         self.encoder_convs = [
-            nn.Conv(ch, (3, 3), strides=(stride, stride), padding="SAME") for ch in self.channels
+            jnn.Conv(ch, (3, 3), strides=(stride, stride), padding="SAME") for ch in self.channels
         ]
         self.code_layer = nn.Dense(self.code_size)
         self.bottom_layer = nn.Dense(math.prod(self.bottom_shape))
@@ -115,7 +115,7 @@ class ConvAutoencoder(nn.Module):
                 jnn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME") for ch in out_channels
             ]
         else:
-            self.decoder_convs = [nn.Conv(ch, (3, 3), padding="SAME") for ch in out_channels]
+            self.decoder_convs = [jnn.Conv(ch, (3, 3), padding="SAME") for ch in out_channels]
 
     def encode(self, x_BxHxWxC: jax.Array) -> tuple[jax.Array, tuple]:
         act = activation(self.activation)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen import nn as jnn
 from jaxgen.families.gan.model import LEAK, DCGANGenerator, transposed_conv_layer
 from jaxgen.nn.common import fit_channels, stride2_stages
 
@@ -28,7 +29,7 @@ from jaxgen.nn.common import fit_channels, stride2_stages
 def _conv_trunk(x, channels, dropout: float, train: bool):
     """5x5 stride-2 convolutions with leaky ReLU (and dropout), flattened."""
     for ch in channels:
-        x = nn.leaky_relu(nn.Conv(ch, (5, 5), (2, 2), padding="SAME")(x), LEAK)
+        x = nn.leaky_relu(jnn.Conv(ch, (5, 5), (2, 2), padding="SAME")(x), LEAK)
         if dropout:
             x = nn.Dropout(dropout, deterministic=not train)(x)
     return x.reshape(x.shape[0], -1)

@@ -18,7 +18,13 @@ import numpy as np
 
 from jaxgen.eval.likelihood import split_likelihood
 from jaxgen.eval.reconstruction import reconstruction_error
-from jaxgen.eval.sample_quality import NOISE_KEYS, QUALITY, SampleQuality, floor_index
+from jaxgen.eval.sample_quality import (
+    NOISE_KEYS,
+    QUALITY,
+    SampleQuality,
+    floor_index,
+    periodic_fid_floor,
+)
 from jaxgen.metrics.sharpness import mean_squared_laplacian
 from jaxgen.reports import curves
 from jaxgen.reports.markdown import Report, markdown_table
@@ -79,12 +85,12 @@ def report(task, params, history: History, workdir: pathlib.Path) -> Report:
     ]
     if cfg.get("claims"):
         sections.append(("The claims", CLAIMS[cfg.claims](summary)))
-    sections.append(("Figures", _figures(task, samples, recons, real, history, summary, workdir)))
+    sections.append(("Figures", _figures(task, samples, recons, real, history, workdir)))
     return Report(summary, sections)
 
 
 def _vae_vs_gan_claims(s: dict) -> str:
-    """The lectures' claims about VAEs and GANs, each with its verdict from the numbers."""
+    """The textbook claims about VAEs and GANs, each with its verdict from the numbers."""
     verdicts = []
     if {"sharpness_ratio_vae", "sharpness_ratio_dcgan"} <= set(s):
         blurry = s["sharpness_ratio_vae"] < s["sharpness_ratio_dcgan"]
@@ -204,7 +210,7 @@ def _protocol(task, history, n, num_real, classifier) -> str:
     )
 
 
-def _figures(task, samples, recons, real, history, summary, workdir) -> str:
+def _figures(task, samples, recons, real, history, workdir) -> str:
     files = []
     for name, images in samples.items():
         rows = max(1, min(8, len(images) // COLUMNS))
@@ -235,6 +241,7 @@ def _figures(task, samples, recons, real, history, summary, workdir) -> str:
             )
         )
     names = [f"{name}/fid" for name in task.names]
-    floor = summary["fid_floor"]
-    files += curves.fid_over_training(history, names, workdir, task.config.eval_samples, floor)
+    if any(name in r for r in history.validation for name in names):
+        floor = periodic_fid_floor(task)
+        files += curves.fid_over_training(history, names, workdir, task.config.eval_samples, floor)
     return "\n\n".join(f"![{p.stem}]({p.name})" for p in files)

@@ -117,7 +117,7 @@ def pretraining_verdict(seeds: Sequence[int], summaries: Sequence[dict]):
     better = int(np.sum(gain > 0))
     numbers = {"pretraining_helps_seeds": better, "pretraining_gain_mean": float(gain.mean())}
     text = (
-        f'The lectures\' claim "pretraining helps", measured on {len(seeds)} seeds: test error '
+        f'The textbook claim "pretraining helps", measured on {len(seeds)} seeds: test error '
         "of the network fine-tuned from the pretrained DBN against the same network "
         "fine-tuned from random initialisation, on the same batches and steps.\n\n"
         + markdown_table(

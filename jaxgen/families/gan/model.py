@@ -139,7 +139,7 @@ class DCGANDiscriminator(nn.Module):
     def __call__(self, x, label=None, update_stats: bool = False):
         x = _with_label(x, label, self.num_classes)
         for ch in self.channels:
-            conv = nn.Conv(ch, (5, 5), (2, 2), padding="SAME")
+            conv = jnn.Conv(ch, (5, 5), (2, 2), padding="SAME")
             x = nn.leaky_relu(_layer(conv, x, self.spectral_norm, update_stats), LEAK)
         x = x.reshape(x.shape[0], -1)
         return _layer(nn.Dense(1), x, self.spectral_norm, update_stats)[..., 0]

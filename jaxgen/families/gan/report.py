@@ -8,7 +8,12 @@ import pathlib
 
 import numpy as np
 
-from jaxgen.eval.sample_quality import NOISE_KEYS, sample_quality_section, to_unit
+from jaxgen.eval.sample_quality import (
+    NOISE_KEYS,
+    periodic_fid_floor,
+    sample_quality_section,
+    to_unit,
+)
 from jaxgen.families.gan.task import MixtureGANTask
 from jaxgen.metrics import modes
 from jaxgen.reports import curves
@@ -148,8 +153,9 @@ def _image_numbers(task, params, history, workdir):
         figures.image_grid(grid, rows_n, columns, workdir / "samples.png", f"generated ({title})")
     ]
     figure_files += curves.samples_over_training(history, workdir)
-    floor = numbers.get("fid_floor")  # none without a feature classifier
-    figure_files += curves.fid_over_training(history, ["fid"], workdir, cfg.eval_samples, floor)
+    if task.has_feature_network and any("fid" in r for r in history.validation):
+        floor = periodic_fid_floor(task)
+        figure_files += curves.fid_over_training(history, ["fid"], workdir, cfg.eval_samples, floor)
     return numbers, [("Sample quality", text)], figure_files
 
 

@@ -76,7 +76,7 @@ def _reflect_pad(x_NxHxWxC: jax.Array, pad: int) -> jax.Array:
 
 def _conv_down(features: int, kernel: int, use_bias: bool, name: str | None = None) -> nn.Conv:
     """PyTorch's Conv2d(kernel, stride 2, padding 1): halves an even side for kernel 3 or 4."""
-    return nn.Conv(
+    return jnn.Conv(
         features, (kernel, kernel), (2, 2), padding=((1, 1), (1, 1)), use_bias=use_bias, name=name
     )
 
@@ -198,11 +198,11 @@ class ResnetBlock(nn.Module):
     @nn.compact
     def __call__(self, x_NxHxWxC: jax.Array, train: bool) -> jax.Array:
         channels, use_bias = x_NxHxWxC.shape[-1], _conv_bias(self.norm)
-        h = nn.Conv(channels, (3, 3), padding="VALID", use_bias=use_bias)(
+        h = jnn.Conv(channels, (3, 3), padding="VALID", use_bias=use_bias)(
             _reflect_pad(x_NxHxWxC, 1)
         )
         h = nn.relu(norm_layer(self.norm, train)(h))
-        h = nn.Conv(channels, (3, 3), padding="VALID", use_bias=use_bias)(_reflect_pad(h, 1))
+        h = jnn.Conv(channels, (3, 3), padding="VALID", use_bias=use_bias)(_reflect_pad(h, 1))
         return x_NxHxWxC + norm_layer(self.norm, train)(h)
 
 
@@ -228,7 +228,7 @@ class ResnetGenerator(nn.Module):
         x, (height, width) = _pad_to_multiple(x_NxHxWxC, 2**RESNET_DOWNSAMPLINGS)
         use_bias = _conv_bias(self.norm)
 
-        x = nn.Conv(self.base, (7, 7), padding="VALID", use_bias=use_bias)(_reflect_pad(x, 3))
+        x = jnn.Conv(self.base, (7, 7), padding="VALID", use_bias=use_bias)(_reflect_pad(x, 3))
         x = nn.relu(norm_layer(self.norm, train)(x))
         for i in range(RESNET_DOWNSAMPLINGS):
             x = _conv_down(self.base * 2 ** (i + 1), 3, use_bias)(x)
@@ -238,7 +238,7 @@ class ResnetGenerator(nn.Module):
         for i in reversed(range(RESNET_DOWNSAMPLINGS)):
             x = _conv_up(x, self.base * 2**i, 3, use_bias)
             x = nn.relu(norm_layer(self.norm, train)(x))
-        x = nn.Conv(self.out_channels, (7, 7), padding="VALID")(_reflect_pad(x, 3))
+        x = jnn.Conv(self.out_channels, (7, 7), padding="VALID")(_reflect_pad(x, 3))
         return jnp.tanh(x)[:, :height, :width]
 
 
@@ -302,7 +302,7 @@ class PatchDiscriminator(nn.Module):
         x = x_NxHxWxC
         layers = _patch_layer_list(self.base, n_layers)
         for i, (features, stride, normed) in enumerate(layers):
-            conv = nn.Conv(
+            conv = jnn.Conv(
                 features,
                 (PATCH_KERNEL, PATCH_KERNEL),
                 (stride, stride),

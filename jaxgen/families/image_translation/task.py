@@ -266,6 +266,20 @@ class Pix2PixTask(_Translation):
         out = self.translate(params, "generator", x)
         return {k: float(np.mean(v)) for k, v in self.image_numbers(out, y).items()}
 
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        source = self.splits[split]
+        count = self.config.eval_examples
+        n = len(source) if not count else min(count, len(source))
+        where = f"over the first {n} of the {len(source)} {split} pairs"
+        protocol = {
+            "l1": f"mean |output - target| per pixel in [0, 1], whole image, {where}",
+            "psnr": f"mean PSNR (dB, peak 1) per image, whole image, {where}",
+        }
+        if self.completion:
+            protocol["l1_missing"] = f"mean |output - target| on the missing region, {where}"
+            protocol["psnr_missing"] = f"mean PSNR (dB) on the missing region, {where}"
+        return protocol
+
     def image_numbers(self, out, y) -> dict[str, np.ndarray]:
         numbers = {
             "l1": image_quality.l1_region(out, y),
@@ -439,6 +453,27 @@ class CycleGANTask(_Translation):
                 numbers[f"fid_{direction}"] = space.fid(real, t[fake])
             numbers["fid"] = (numbers["fid_a2b"] + numbers["fid_b2a"]) / 2
         return numbers
+
+    def evaluation_protocol(self, split: str) -> dict[str, str]:
+        count = self.config.eval_examples
+        sizes = {d: len(self.domains[d][split]) for d in "ab"}
+        n = {d: sizes[d] if not count else min(count, sizes[d]) for d in "ab"}
+        name = {d: f"domain {d.upper()}" for d in "ab"}
+        protocol = {
+            f"cycle_l1_{d}": f"mean |{d} - cycle({d})| per pixel in [0, 1] over the first "
+            f"{n[d]} of the {sizes[d]} {split} images of {name[d]}"
+            for d in "ab"
+        }
+        protocol["cycle_l1"] = "the mean of cycle_l1_a and cycle_l1_b"
+        if self.labelled:
+            for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+                protocol[f"fid_{direction}"] = (
+                    f"FID of {n[source]} translations of {name[source]}'s {split} images against "
+                    f"the first {n[target]} {split} images of {name[target]}, in the features "
+                    f"of the classifier of `{self.names[target]}`"
+                )
+            protocol["fid"] = "the mean of fid_a2b and fid_b2a"
+        return protocol
 
     def snapshot(self, params) -> dict[str, np.ndarray]:
         t = self.translations(params, "validation", SNAPSHOT_EXAMPLES)

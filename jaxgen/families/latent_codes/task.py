@@ -1,5 +1,5 @@
 """A plain autoencoder and a VAE with the same network and code size, trained side by side, to
-test two of the lectures' claims about their latent spaces (jaxgen/families/latent_codes/report.py):
+test two of the textbook claims about their latent spaces (jaxgen/families/latent_codes/report.py):
 
 - "latent_sampling": an AE's latent space decodes poorly away from its codes (N(0, I) draws, or
   even a Gaussian fitted to its codes, decode to poor digits; linear paths between codes leave

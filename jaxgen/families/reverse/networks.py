@@ -33,7 +33,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.errors import UserError
-from jaxgen.nn import vgg
+from jaxgen.nn import onednn, vgg
 
 PyTree = Any
 NETWORKS = (
@@ -206,7 +206,7 @@ def multiscale_forward(weights, images, layers) -> dict[str, jax.Array]:
     # keys ("scale11" before "scale3"), and the stacked maps' order must not depend on that.
     for name in sorted(weights, key=lambda n: int(n.removeprefix("scale"))):
         layer = weights[name]
-        y = jax.lax.conv_general_dilated(
+        y = onednn.conv_general_dilated_compatible(
             x, layer["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
         )
         maps[name] = jax.nn.relu(y + layer["bias"])

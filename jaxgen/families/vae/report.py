@@ -187,7 +187,7 @@ def _figures(task, params, workdir, mean, kl_per_unit) -> list[tuple[str, str]]:
     return sections
 
 
-# CelebA's attributes the report turns into vectors (the lectures' glasses, smile, gender).
+# CelebA's attributes the report turns into vectors (the textbook examples: glasses, smile, gender).
 LABELLED_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male")
 
 

@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import ml_collections
 
+from jaxgen import nn as jnn
 from jaxgen.families.gan.model import LEAK, DCGANGenerator
 from jaxgen.nn.common import fit_channels, stride2_stages
 
@@ -35,7 +36,7 @@ class VAEGANEncoder(nn.Module):
     def __call__(self, x_BxHxWxC: jax.Array) -> tuple[jax.Array, jax.Array]:
         h = x_BxHxWxC
         for ch in self.channels:
-            h = nn.leaky_relu(nn.Conv(ch, (5, 5), (2, 2), padding="SAME")(h), LEAK)
+            h = nn.leaky_relu(jnn.Conv(ch, (5, 5), (2, 2), padding="SAME")(h), LEAK)
         code = nn.Dense(2 * self.latent_size)(h.reshape(h.shape[0], -1))
         return code[:, : self.latent_size], code[:, self.latent_size :]
 
@@ -53,7 +54,7 @@ class VAEGANDiscriminator(nn.Module):
         layer = self.feature_layer % len(self.channels)
         h, features = x_BxHxWxC, None
         for i, ch in enumerate(self.channels):
-            h = nn.leaky_relu(nn.Conv(ch, (5, 5), (2, 2), padding="SAME")(h), LEAK)
+            h = nn.leaky_relu(jnn.Conv(ch, (5, 5), (2, 2), padding="SAME")(h), LEAK)
             if i == layer:
                 features = h.reshape(h.shape[0], -1)
         logit = nn.Dense(1)(h.reshape(h.shape[0], -1))[..., 0]

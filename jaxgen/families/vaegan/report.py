@@ -9,7 +9,12 @@ import pathlib
 
 import numpy as np
 
-from jaxgen.eval.sample_quality import NOISE_KEYS, sample_quality_section, to_unit
+from jaxgen.eval.sample_quality import (
+    NOISE_KEYS,
+    periodic_fid_floor,
+    sample_quality_section,
+    to_unit,
+)
 from jaxgen.metrics.sharpness import mean_squared_laplacian
 from jaxgen.reports import curves
 from jaxgen.reports.markdown import Report
@@ -111,5 +116,7 @@ def _figures(task, params, history, workdir, images, numbers) -> list[pathlib.Pa
         workdir,
         "D(x) on real images, reconstructions and prior samples",
     )
-    floor = numbers.get("fid_floor")
-    return files + curves.fid_over_training(history, ["fid"], workdir, cfg.eval_samples, floor)
+    if task.has_feature_network and any("fid" in r for r in history.validation):
+        floor = periodic_fid_floor(task)
+        files += curves.fid_over_training(history, ["fid"], workdir, cfg.eval_samples, floor)
+    return files

@@ -1,0 +1,405 @@
+"""Train-step speed of the families that had no step benchmark: jaxgen (the task's jitted
+`train_step`, state donated) vs the same step in PyTorch eager, one family at a time.
+
+    python benchmarks/family_steps.py [--quick] [--families denoising_ae,conv_vae,...]
+                                      [--preset default] [--torch-threads N]
+                                      [--repeats N] [--steps N] [--warmup N]
+
+(`--rounds` is `--repeats`.) Each family's task is its experiment's file at `--preset` (the
+default preset unless said otherwise, `--quick` too: the quick form only runs fewer rounds and
+steps) loaded with `jaxgen.config.load_config` and built by `jaxgen.families.build_task`:
+
+- `denoising_ae` (autoencoder): experiments/denoising_ae.py, the conv denoising autoencoder;
+- `conv_vae` (vae): experiments/conv_vae.py, the conv VAE with a learned Gaussian scale;
+- `vaegan` (vaegan): experiments/vaegan.py, the three-player VAE-GAN;
+- `bigan` (bigan): experiments/bigan.py, BiGAN (encoder, generator, joint discriminator);
+- `pix2pix` (image_translation): experiments/pix2pix_completion.py, U-Net + PatchGAN;
+- `cyclegan` (image_translation): experiments/cyclegan_digits.py, two ResNet generators and
+  two PatchGANs with image pools;
+- `char_lm` (language_model): experiments/char_lm.py, the LSTM character model (TBPTT);
+- `feature_classifier` (classifier): experiments/feature_classifier.py, the small CNN.
+What one step of each contains is in its table row (`step`), written from the config that ran.
+
+Contenders, per family, timed interleaved in one process (benchmarks/harness.py: every round
+runs each contender for the family's steps per round, the starting one rotating), medians over
+rounds:
+
+- `jaxgen`: `task.train_step` jitted with the state donated (what the training loop runs),
+  from `task.init_state`, on the first batches of `task.train_dataset(config.seed)`, cycled.
+- `torch`: the family's twin in benchmarks/torch_twins.py: the same networks, losses,
+  optimizers and update order in PyTorch eager, starting from a copy of jaxgen's initial
+  parameters (so the parameter counts, per player, are checked equal: they are asserted), on
+  the same batches; its random draws (noise, corruption, z, dropout, the image pool) are its
+  own. On CUDA when `torch.cuda.is_available()` (the clock read after
+  `torch.cuda.synchronize()`), else the CPU with `torch.set_num_threads(cores XLA uses)`
+  (`--torch-threads` to change it). Left out, and said so in the JSON (`torch_missing`), when
+  torch is not installed (`pip install torch==2.13.0`).
+- `torch_1thread`: the same twin on one CPU thread (on the CPU, with more than one thread for
+  `torch`). PyTorch's OpenMP threads wait for each other at every operation, and on a loaded
+  machine one that has lost its core holds up the rest: on this 2-core machine at load average
+  5-6, the VAE-GAN's twin took 3.3 s a step on 2 threads and 0.35 s on 1, the CycleGAN's 12.2 s
+  and 0.17 s. This contender tells that apart from the work; it has its own table row.
+
+The tests (tests/benchmarks/test_family_steps.py) copy jaxgen's parameters into each twin at
+the smoke presets and compare the losses of one step with jaxgen's `train_step`.
+
+`--quick`: 2 rounds of each family's quick number of steps. Prints one JSON object on stdout:
+per family its config, step, parameter counts, compile time, results and the load averages
+around it, and the `table` rows (benchmarks/table.py): per family, jaxgen against `torch` and
+against `torch_1thread`; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import pathlib
+import sys
+from collections.abc import Callable, Sequence
+
+import harness
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.config import load_config
+from jaxgen.families import build_task
+from jaxgen.nn.common import count_params, fit_channels, stride2_stages
+
+HERE = pathlib.Path(__file__).resolve().parent
+EXPERIMENTS = HERE.parent / "experiments"
+NUM_BATCHES = 4  # distinct batches of the train pipeline, cycled
+NUM_KEYS = 64  # distinct step keys, cycled
+
+
+# ---- what one step contains, in words, from the config ------------------------------------------
+
+
+def _widths(values) -> str:
+    return "-".join(str(v) for v in values)
+
+
+def _shape(shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _adam(config, rate: float | None = None, per: str = "") -> str:
+    rate = config.learning_rate if rate is None else rate
+    text = f"Adam {rate:g}"
+    b1 = config.get("adam_b1", 0.9)
+    if b1 != 0.9:
+        text += f" (beta1 {b1:g})"
+    schedule = config.get("lr_schedule", "constant")
+    if schedule != "constant":
+        text += f", {schedule} schedule over {config.steps} steps"
+    if config.get("grad_clip_norm", 0.0):
+        text += f", clipped at global norm {config.grad_clip_norm:g}"
+    return text + (f" {per}" if per else "")
+
+
+def describe_denoising_ae(task) -> str:
+    c, m, o = task.config, task.config.model, task.config.objective
+    shape = task.train_split.image_shape
+    channels = fit_channels(m.channels, stride2_stages(*shape[:2]), "last")
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}); {o.corruption} corruption "
+        f"{o.noise_level:g}; encoder 3x3 stride-2 convs {_widths(channels)} + ReLU, dense code "
+        f"{m.code_size}; decoder dense + 4x4 stride-2 transposed convs back to "
+        f"{_widths([*channels[::-1][1:], shape[-1]])}; {o.reconstruction} to the clean image; "
+        f"{_adam(c)}; 1 update"
+    )
+
+
+def describe_conv_vae(task) -> str:
+    c, m = task.config, task.config.model
+    shape = task.train_split.image_shape
+    channels = fit_channels(m.channels, stride2_stages(*shape[:2]), "last")
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}); encoder 3x3 stride-2 convs "
+        f"{_widths(channels)} + ReLU to (mean, log-variance) of {m.latent_size}; one "
+        "reparametrized z; decoder dense + 4x4 stride-2 transposed convs; Gaussian likelihood "
+        f"with a learned scale, analytic KL; {_adam(c)}; 1 update"
+    )
+
+
+def describe_vaegan(task) -> str:
+    c, m = task.config, task.config.model
+    shape = task.image_shape
+    stages = stride2_stages(*shape[:2])
+    encoder = fit_channels(m.encoder_channels, stages, "last")
+    decoder = fit_channels(m.decoder_channels, stages + 1, "first")
+    discriminator = fit_channels(m.discriminator_channels, stages, "last")
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}); encoder 5x5 stride-2 convs "
+        f"{_widths(encoder)} to z {m.latent_size}; decoder = DCGAN generator "
+        f"{_widths(decoder)} (batch norm); discriminator 5x5 stride-2 convs "
+        f"{_widths(discriminator)} + dense logit; the three players' gradients at the same "
+        "parameters (3 decoder and 3 discriminator forward passes), gamma "
+        f"{c.objective.gamma:g}, non-saturating; {_adam(c, per='per player')}; 3 updates and "
+        "the weight averages of encoder and decoder"
+    )
+
+
+def describe_bigan(task) -> str:
+    c, m = task.config, task.config.model
+    shape = task.image_shape
+    stages = stride2_stages(*shape[:2])
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}); encoder 5x5 stride-2 convs "
+        f"{_widths(fit_channels(m.encoder_channels, stages, 'last'))} to z {m.latent_size}; "
+        "generator = DCGAN generator "
+        f"{_widths(fit_channels(m.generator_channels, stages + 1, 'first'))} (batch norm); joint "
+        "discriminator: 5x5 stride-2 convs "
+        f"{_widths(fit_channels(m.discriminator_channels, stages, 'last'))} on x, MLP "
+        f"{_widths(m.discriminator_z_hidden)} on z, MLP {_widths(m.discriminator_joint_hidden)}"
+        f", dropout {m.discriminator_dropout:g}; 1 D update, then 1 joint E+G update with fresh "
+        f"z through the updated D; {_adam(c, c.generator_learning_rate, 'per network')}; "
+        "weight averages of E and G"
+    )
+
+
+def describe_pix2pix(task) -> str:
+    from jaxgen.families.image_translation import model as nets
+
+    c, m = task.config, task.config.model
+    depth = m.unet_depth or nets.unet_depth(min(task.in_shape[:2]))
+    layers = m.patch_layers or nets.patch_layers(task.out_shape[0])
+    return (
+        f"batch {c.batch_size} of {_shape(task.in_shape)} -> {_shape(task.out_shape)} "
+        f"({c.dataset}, {c.paired.kind} {c.completion.missing}); U-Net base {m.generator_base}, "
+        f"{depth} levels, {m.norm} norm, dropout {m.dropout:g}; PatchGAN base "
+        f"{m.discriminator_base}, {layers} stride-2 layer(s); 1 G forward, 1 D update on "
+        f"real and fake pairs, then G's update ({c.objective.gan_loss} GAN + "
+        f"{c.objective.l1_weight:g} L1) through the updated D; {_adam(c, per='per player')}"
+    )
+
+
+def describe_cyclegan(task) -> str:
+    from jaxgen.families.image_translation import model as nets
+
+    c, m, o = task.config, task.config.model, task.config.objective
+    size = task.shapes["a"][0]
+    blocks = m.resnet_blocks or nets.resnet_blocks(size)
+    layers = m.patch_layers or nets.patch_layers(size)
+    return (
+        f"batch {c.batch_size} of {_shape(task.shapes['a'])} ({c.domain_a}) and "
+        f"{_shape(task.shapes['b'])} ({c.domain_b}); 2 ResNet generators base "
+        f"{m.generator_base}, {blocks} blocks, {m.norm} norm; 2 PatchGANs base "
+        f"{m.discriminator_base}, {layers} stride-2 layer(s); 6 generator passes (fakes, "
+        f"cycles, identities), {o.gan_loss} + cycle L1 x{o.lambda_a:g} + identity; 1 update of "
+        f"both generators, then both discriminators on pools of {o.pool_size}; "
+        f"{_adam(c, per='per group')}"
+    )
+
+
+def describe_char_lm(task) -> str:
+    c, m = task.config, task.models["lstm"]
+    return (
+        f"batch {c.batch_size} streams x {c.seq_len} characters ({c.dataset}, vocabulary "
+        f"{m.vocab_size}); embedding {m.embed_dim}, {m.num_layers} LSTM layer(s) of "
+        f"{m.hidden_size}, truncated BPTT (state carried between batches); cross-entropy; "
+        f"{_adam(c)}; 1 update"
+    )
+
+
+def describe_feature_classifier(task) -> str:
+    c = task.config
+    return (
+        f"batch {c.batch_size} of {_shape(task.image_shape)} ({c.dataset}); random shifts up to "
+        f"{task.shift} px; 3x3 convs 32-64 + 2x2 average pooling, dense 128, {task.num_classes} "
+        f"logits; softmax cross-entropy; {_adam(c)}; 1 update"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One family's benchmark: its experiment file, the family's name in jaxgen, the words of
+    its step, and its steps per round (full, quick)."""
+
+    family: str
+    experiment: str
+    describe: Callable
+    steps: tuple[int, int]
+
+
+FAMILIES = {
+    "denoising_ae": Family("autoencoder", "denoising_ae", describe_denoising_ae, (20, 4)),
+    "conv_vae": Family("vae", "conv_vae", describe_conv_vae, (20, 4)),
+    "vaegan": Family("vaegan", "vaegan", describe_vaegan, (3, 1)),
+    "bigan": Family("bigan", "bigan", describe_bigan, (4, 1)),
+    "pix2pix": Family("image_translation", "pix2pix_completion", describe_pix2pix, (6, 2)),
+    "cyclegan": Family("image_translation", "cyclegan_digits", describe_cyclegan, (3, 1)),
+    "char_lm": Family("language_model", "char_lm", describe_char_lm, (6, 2)),
+    "feature_classifier": Family(
+        "classifier", "feature_classifier", describe_feature_classifier, (20, 4)
+    ),
+}
+
+
+def import_twins():
+    """benchmarks/torch_twins.py, which imports torch at its top (call it with torch there)."""
+    if "torch_twins" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("torch_twins", HERE / "torch_twins.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["torch_twins"] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules["torch_twins"]
+
+
+# ---- building and timing one family --------------------------------------------------------------
+
+
+def build(name: str, preset: str, overrides: Sequence[str] = ()):
+    """The task of the family's experiment at `preset`, with `overrides`."""
+    path = EXPERIMENTS / f"{FAMILIES[name].experiment}.py"
+    return build_task(load_config(f"{path}:{preset}", ["progress=false", *overrides]))
+
+
+def first_batches(task, count: int = NUM_BATCHES) -> list[dict]:
+    """The first `count` batches of the task's train pipeline (seed `config.seed`), numpy."""
+    dataset = task.train_dataset(task.config.seed)
+    return [jax.tree.map(np.asarray, dataset[i]) for i in range(count)]
+
+
+def jaxgen_param_counts(twin_type, params) -> dict[str, int]:
+    """jaxgen's parameter count of each of the twin's groups (paths into state.params)."""
+    counts = {}
+    for group, path in twin_type.GROUPS.items():
+        tree = params
+        for key in path:
+            tree = tree[key]
+        counts[group] = count_params(tree)
+    return counts
+
+
+def torch_runner(twin, batches: list[dict], platform: harness.TorchPlatform):
+    """run(n, threads): n twin steps cycling through `batches` (converted once), finished on
+    return; threads None keeps the platform's."""
+    data = [twin.batch(b) for b in batches]
+    calls = [0]
+
+    def run(n: int, threads: int | None = None) -> None:
+        if threads is None:
+            platform.set_threads()
+        else:
+            platform.torch.set_num_threads(threads)
+        for _ in range(n):
+            metrics = twin.step(data[calls[0] % len(data)])
+            calls[0] += 1
+        platform.sync()
+        float(metrics["loss"])  # eager ops are done when they return; this reads the last loss
+
+    return run
+
+
+def bench_family(name: str, args, platform, twins) -> dict:
+    """One family's record: config, step, counts, compile time, results and its table row."""
+    spec, log = FAMILIES[name], harness.log
+    load_before = harness.load_average()
+    log(f"== {name}: building experiments/{spec.experiment}.py:{args.preset} ...")
+    task = build(name, args.preset)
+    batches = first_batches(task)
+    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
+    state = jax.jit(task.init_state)(jax.random.key(task.config.seed))
+    state0 = jax.tree.map(np.asarray, state)  # before the step donates it
+    stepper = harness.Stepper(
+        jax.jit(task.train_step, donate_argnums=0),
+        state,
+        [jax.tree.map(jnp.asarray, b) for b in batches],
+        keys,
+    )
+    record = {
+        "family": spec.family,
+        "experiment": f"experiments/{spec.experiment}.py",
+        "preset": args.preset,
+        "step": spec.describe(task),
+        "compile_s": {"jaxgen": round(stepper.compile(), 2)},
+    }
+    contenders = {"jaxgen": stepper}
+    if twins is not None:
+        twin = twins.TWINS[name](task, state0, platform.device)
+        counts = {"jaxgen": jaxgen_param_counts(twins.TWINS[name], state0.params)}
+        counts["torch"] = twin.param_counts()
+        if counts["torch"] != counts["jaxgen"]:
+            raise AssertionError(f"{name}: parameter counts differ: {counts}")
+        record["param_counts"] = counts
+        contenders["torch"] = run = torch_runner(twin, batches, platform)
+        if not platform.cuda and platform.threads > 1:
+            contenders["torch_1thread"] = lambda n: run(n, threads=1)
+    else:
+        record["param_counts"] = {"jaxgen": count_params(state0.params)}
+    steps = args.steps or spec.steps[1 if args.quick else 0]
+    log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {steps} steps ...")
+    times = harness.interleave(contenders, args.repeats, steps, args.warmup)
+    record["steps_per_round"] = steps
+    record["results"] = harness.summarize(times)
+    load = {"before": load_before, "after": harness.load_average()}
+    record["load_average"] = load
+    record["rows"] = []
+    for contender in ("torch", "torch_1thread"):
+        if contender not in times:
+            continue
+        record[f"jaxgen_over_{contender}"] = harness.speed_ratio(times, "jaxgen", contender)
+        one = contender == "torch_1thread"
+        record["rows"].append(
+            harness.table_row(
+                times,
+                family=spec.family,
+                experiment=record["experiment"],
+                preset=args.preset,
+                step=record["step"],
+                contender=contender,
+                reference=harness.torch_reference(1) if one else platform.name,
+                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
+                load_average=load,
+            )
+        )
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    bench = harness.Benchmark("family_steps", __doc__, repeats=(7, 2))
+    bench.parser.add_argument(
+        "--steps", type=int, default=None, help="steps per contender per round (each family's own)"
+    )
+    bench.parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help=f"comma-separated families (default all: {','.join(FAMILIES)})",
+    )
+    bench.parser.add_argument("--preset", default="default", help="the experiments' preset")
+    bench.parser.add_argument(
+        "--torch-threads", type=int, default=None, help="PyTorch's CPU threads (XLA's cores)"
+    )
+    args = bench.parse(argv)
+    names = [n for n in args.families.split(",") if n]
+    unknown = sorted(set(names) - set(FAMILIES))
+    if unknown:
+        bench.parser.error(f"unknown families {unknown}; choose from {', '.join(FAMILIES)}")
+
+    payload = {}
+    torch = harness.import_torch()
+    platform, twins = None, None
+    if torch is None:
+        payload["torch_missing"] = harness.torch_missing()
+    else:
+        platform = harness.TorchPlatform(torch, args.torch_threads)
+        twins = import_twins()
+        payload["torch_platform"] = platform.facts()
+
+    records = {name: bench_family(name, args, platform, twins) for name in names}
+    rows = [row for r in records.values() for row in r.pop("rows")]
+    return bench.emit(
+        protocol_note=(
+            "each family timed on its own (its load averages beside it); jaxgen_over_X: "
+            "jaxgen's speed over X's (of the medians, the median of the per-round ratios, of the "
+            "fastest rounds)"
+        ),
+        families=records,
+        table=rows,
+        **payload,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,70 @@
+"""The XLA flags jaxgen starts JAX with: speed on the CPU, nothing else.
+
+`import jaxgen` calls `configure_xla()` before any of jaxgen imports JAX, so the CLI, the demo,
+the tests and a notebook that imports jaxgen first all compile with the same flags, and a seed
+gives the same numbers whichever way a run is started.
+
+- `--xla_cpu_experimental_ynn_fusion_type=-individual_convolution`: jaxlib 0.10 hands every
+  convolution on the CPU to YNNPACK, which runs the 5x5 convolutions of the DCGAN and of the
+  VAE-GAN 1.2x to 1.3x slower than XLA's own kernels here (benchmarks/conv_flags.py; jax#37465
+  tracks YNNPACK's regressions). Other fusions keep YNNPACK.
+
+XLA aborts the process on a flag it does not know, so the flags are added only for the jaxlib
+releases they were measured on (FLAGS_BY_JAXLIB). Under another release jaxgen runs with XLA's
+defaults, and `tests/test_runtime.py` fails until the flags are checked against it: the test
+compiles a convolution and inspects its optimised HLO. A flag already in `XLA_FLAGS` (the user's
+own, either way) is left as the user set it; `JAXGEN_XLA_DEFAULTS=1` adds none (XLA's defaults,
+as benchmarks/xla_cpu_flags.py compares).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata
+
+DEFAULTS_VARIABLE = "JAXGEN_XLA_DEFAULTS"  # set (not "0"): add no flag, run XLA's defaults
+
+# jaxlib release ("major.minor") -> the flags measured on it.
+FLAGS_BY_JAXLIB = {
+    "0.10": ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",),
+}
+
+
+def jaxlib_release() -> str | None:
+    """ "major.minor" of the installed jaxlib, None when it is not installed."""
+    try:
+        version = metadata.version("jaxlib")
+    except metadata.PackageNotFoundError:
+        return None
+    return ".".join(version.split(".")[:2])
+
+
+def chosen_flags() -> tuple[str, ...]:
+    """The flags jaxgen adds for the installed jaxlib (none for a release it was not measured
+    on)."""
+    return FLAGS_BY_JAXLIB.get(jaxlib_release() or "", ())
+
+
+def _flag_name(flag: str) -> str:
+    return flag.split("=", 1)[0]
+
+
+def configure_xla() -> tuple[str, ...]:
+    """Add `chosen_flags()` to `XLA_FLAGS` where the user has not set them; returns the flags
+    added. Does nothing once JAX has started a backend (XLA reads its flags once, when the first
+    backend starts): the flags could not take effect, and changing the environment then would
+    only mislead a child process's reader of it."""
+    if "jax" in sys.modules:
+        from jax._src import xla_bridge  # no public probe of this in jax 0.10
+
+        if xla_bridge.backends_are_initialized():
+            return ()
+    if os.environ.get(DEFAULTS_VARIABLE, "") not in ("", "0"):
+        return ()
+    current = os.environ.get("XLA_FLAGS", "")
+    present = {_flag_name(f) for f in current.split()}
+    added = tuple(f for f in chosen_flags() if _flag_name(f) not in present)
+    if added:
+        os.environ["XLA_FLAGS"] = " ".join([*current.split(), *added])
+    return added

@@ -1,0 +1,406 @@
+// oneDNN 2-D convolutions (f32, NHWC activations, HWIO weights) as XLA:CPU FFI handlers.
+//
+// Three handlers, all with the same geometry attributes (strides, padding_low, padding_high,
+// rhs_dilation; two values each, height then width):
+//
+//   jaxgen_onednn_conv_fwd          x (N,H,W,C), w (KH,KW,C,O)   -> y  (N,OH,OW,O)
+//   jaxgen_onednn_conv_bwd_data     dy (N,OH,OW,O), w            -> dx (N,H,W,C)
+//   jaxgen_onednn_conv_bwd_weights  x, dy                        -> dw (KH,KW,C,O)
+//
+// Threads: oneDNN's own runtime (GNU OpenMP in the wheel `make native` installs) runs each
+// primitive on all cores; the XLA thread that executes the custom call is the team's master.
+//
+// The shapes of the results come from XLA (the caller states them), so every handler knows the
+// full geometry from its buffers; oneDNN checks that it is consistent.
+//
+// Per geometry, the primitive (and the reorders it needs) is built once and cached: building a
+// primitive descriptor dispatches over implementations and costs far more than a small
+// convolution. Primitives run one at a time (see Execute), on one stream with one set of scratch
+// buffers that grow to the largest convolution seen.
+
+#include <dnnl.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+enum class Kind : int { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+
+// Which tensors a primitive may keep in oneDNN's preferred (blocked) layout, format_tag::any,
+// with a reorder to or from the caller's buffer on every call; the others it reads and writes in
+// place as NHWC/HWIO. Bit 0: the activations, bit 1: the weights. The default, kAnyWeights, was
+// measured best overall (benchmarks/onednn_conv.py and ONEDNN_VERBOSE; oneDNN 3.2, AVX-512,
+// batch 256): with plain HWIO weights oneDNN runs both backward passes as im2col + GEMM, 1.5-2x
+// slower on layers with many channels than its direct kernels on blocked weights (and at times
+// 10-100x slower under load), while blocking the activations as well gains nothing measurable
+// on those layers once their reorders are paid, and loses on layers with few channels (padded
+// to the 16-channel block). The kernel's reorder is cheap. A process-wide switch, not an FFI
+// attribute, so that a benchmark can compare the choices in one process without recompiling.
+enum Layout : int { kPlain = 0, kAnyActivations = 1, kAnyWeights = 2, kAny = 3 };
+std::atomic<int> g_layout{kAnyWeights};
+
+// Everything a primitive depends on. "src" and "dst" are the convolution's input and output in
+// forward terms, whichever of them a handler reads or writes.
+struct Key {
+  int kind, layout;
+  int64_t n, src_c, src_h, src_w, dst_c, dst_h, dst_w, kh, kw;
+  int64_t sh, sw, dh, dw, pl_h, pl_w, pr_h, pr_w;
+
+  bool operator==(const Key& o) const { return std::memcmp(this, &o, sizeof(Key)) == 0; }
+};
+static_assert(std::has_unique_object_representations_v<Key>, "Key is hashed bytewise");
+
+struct KeyHash {
+  size_t operator()(const Key& k) const {
+    // FNV-1a over the bytes: a few hundred cycles, nothing next to a convolution.
+    const auto* p = reinterpret_cast<const unsigned char*>(&k);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof(Key); ++i) h = (h ^ p[i]) * 1099511628211ull;
+    return static_cast<size_t>(h);
+  }
+};
+
+// One tensor of a primitive: the caller's layout, the primitive's, and the reorder between
+// them (empty when they agree).
+struct Tensor {
+  int arg = 0;
+  memory::desc user, prim;
+  dnnl::reorder reorder;
+  bool needs_reorder() const { return user != prim; }
+};
+
+// A cached primitive with its two inputs and one output.
+struct Plan {
+  dnnl::primitive prim;
+  Tensor in0, in1, out;
+  memory::desc scratchpad;
+};
+
+dnnl::engine& Engine() {
+  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+// Grow-only, 64-byte aligned scratch buffers: one per reordered tensor and one for oneDNN's
+// scratchpad (user-managed, so that it is reused rather than allocated by every primitive).
+class Buffers {
+ public:
+  void* Get(int slot, size_t bytes) {
+    Buffer& b = buffers_[slot];
+    if (bytes > b.size) {
+      b.data.reset(static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+      if (!b.data) throw std::bad_alloc();
+      b.size = bytes;
+    }
+    return b.data.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  struct Buffer {
+    std::unique_ptr<char, Free> data;
+    size_t size = 0;
+  };
+  std::array<Buffer, 4> buffers_;
+};
+
+memory::desc Activation(int64_t n, int64_t c, int64_t h, int64_t w, bool any) {
+  return memory::desc({n, c, h, w}, memory::data_type::f32, any ? tag::any : tag::nhwc);
+}
+
+// Weights are {O, I, KH, KW} logically (oneDNN's order); hwio is the physical order
+// (KH, KW, I, O) of a flax kernel.
+memory::desc Weights(const Key& k, bool any) {
+  return memory::desc({k.dst_c, k.src_c, k.kh, k.kw}, memory::data_type::f32,
+                      any ? tag::any : tag::hwio);
+}
+
+Tensor MakeTensor(int arg, const memory::desc& user, const memory::desc& prim, bool is_input) {
+  Tensor t;
+  t.arg = arg;
+  t.user = user;
+  t.prim = prim;
+  if (t.needs_reorder()) {
+    const auto& from = is_input ? user : prim;
+    const auto& to = is_input ? prim : user;
+    t.reorder = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), from, Engine(), to));
+  }
+  return t;
+}
+
+std::shared_ptr<Plan> BuildPlan(const Key& k) {
+  const bool any_act = (k.layout & kAnyActivations) != 0;
+  const bool any_wei = (k.layout & kAnyWeights) != 0;
+  dnnl::engine& eng = Engine();
+  const memory::dims strides{k.sh, k.sw}, dilates{k.dh, k.dw};
+  const memory::dims pad_l{k.pl_h, k.pl_w}, pad_r{k.pr_h, k.pr_w};
+  const auto src = Activation(k.n, k.src_c, k.src_h, k.src_w, any_act);
+  const auto dst = Activation(k.n, k.dst_c, k.dst_h, k.dst_w, any_act);
+  const auto wei = Weights(k, any_wei);
+  const auto src_user = Activation(k.n, k.src_c, k.src_h, k.src_w, false);
+  const auto dst_user = Activation(k.n, k.dst_c, k.dst_h, k.dst_w, false);
+  const auto wei_user = Weights(k, false);
+
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const auto algo = dnnl::algorithm::convolution_direct;
+
+  auto plan = std::make_shared<Plan>();
+  switch (static_cast<Kind>(k.kind)) {
+    case Kind::kForward: {
+      dnnl::convolution_forward::primitive_desc pd(eng, dnnl::prop_kind::forward_inference, algo,
+                                                   src, wei, dst, strides, dilates, pad_l, pad_r,
+                                                   attr);
+      plan->prim = dnnl::convolution_forward(pd);
+      plan->in0 = MakeTensor(DNNL_ARG_SRC, src_user, pd.src_desc(), true);
+      plan->in1 = MakeTensor(DNNL_ARG_WEIGHTS, wei_user, pd.weights_desc(), true);
+      plan->out = MakeTensor(DNNL_ARG_DST, dst_user, pd.dst_desc(), false);
+      plan->scratchpad = pd.scratchpad_desc();
+      break;
+    }
+    case Kind::kBackwardData:
+    case Kind::kBackwardWeights: {
+      // The backward primitives want the forward one they differentiate as a hint (it fixes
+      // the implementation family and, with format_tag::any, the layouts).
+      dnnl::convolution_forward::primitive_desc hint(eng, dnnl::prop_kind::forward_training,
+                                                     algo, src, wei, dst, strides, dilates, pad_l,
+                                                     pad_r);
+      if (static_cast<Kind>(k.kind) == Kind::kBackwardData) {
+        dnnl::convolution_backward_data::primitive_desc pd(eng, algo, src, wei, dst, strides,
+                                                           dilates, pad_l, pad_r, hint, attr);
+        plan->prim = dnnl::convolution_backward_data(pd);
+        plan->in0 = MakeTensor(DNNL_ARG_DIFF_DST, dst_user, pd.diff_dst_desc(), true);
+        plan->in1 = MakeTensor(DNNL_ARG_WEIGHTS, wei_user, pd.weights_desc(), true);
+        plan->out = MakeTensor(DNNL_ARG_DIFF_SRC, src_user, pd.diff_src_desc(), false);
+        plan->scratchpad = pd.scratchpad_desc();
+      } else {
+        dnnl::convolution_backward_weights::primitive_desc pd(eng, algo, src, wei, dst, strides,
+                                                              dilates, pad_l, pad_r, hint, attr);
+        plan->prim = dnnl::convolution_backward_weights(pd);
+        plan->in0 = MakeTensor(DNNL_ARG_SRC, src_user, pd.src_desc(), true);
+        plan->in1 = MakeTensor(DNNL_ARG_DIFF_DST, dst_user, pd.diff_dst_desc(), true);
+        plan->out = MakeTensor(DNNL_ARG_DIFF_WEIGHTS, wei_user, pd.diff_weights_desc(), false);
+        plan->scratchpad = pd.scratchpad_desc();
+      }
+      break;
+    }
+  }
+  return plan;
+}
+
+// The process-wide plan cache. Plans are immutable once built, so a lookup needs the lock only
+// for the map itself. Building happens under the lock too: it is rare (once per geometry) and
+// keeps two threads from building the same plan.
+std::mutex g_mutex;
+std::unordered_map<Key, std::shared_ptr<Plan>, KeyHash>* g_plans =
+    new std::unordered_map<Key, std::shared_ptr<Plan>, KeyHash>();
+
+std::shared_ptr<Plan> GetPlan(const Key& k) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_plans->find(k);
+  if (it != g_plans->end()) return it->second;
+  auto plan = BuildPlan(k);
+  g_plans->emplace(k, plan);
+  return plan;
+}
+
+// oneDNN's OpenMP runtime gives every calling thread its own team of as many threads as cores,
+// so two convolutions launched at once from two XLA threads would oversubscribe the cores (with
+// spinning barriers). One primitive already uses every core, so running them one at a time
+// loses nothing; it also lets them share one stream and one set of buffers. (XLA:CPU was seen
+// to issue these custom calls one at a time anyway, even independent ones.)
+std::mutex g_execute_mutex;
+
+void Execute(const Plan& plan, const void* in0, const void* in1, void* out) {
+  std::lock_guard<std::mutex> lock(g_execute_mutex);
+  dnnl::engine& eng = Engine();
+  static dnnl::stream* stream_ptr = new dnnl::stream(eng);
+  static Buffers* buffers_ptr = new Buffers();  // never freed: outlives any late call at exit
+  dnnl::stream& stream = *stream_ptr;
+  Buffers& buffers = *buffers_ptr;
+
+  // oneDNN's memory objects take mutable handles; inputs are only read.
+  auto input = [&](const Tensor& t, const void* data, int slot) {
+    memory user(t.user, eng, const_cast<void*>(data));
+    if (!t.needs_reorder()) return user;
+    memory prim(t.prim, eng, buffers.Get(slot, t.prim.get_size()));
+    t.reorder.execute(stream, user, prim);
+    return prim;
+  };
+  memory m0 = input(plan.in0, in0, 0);
+  memory m1 = input(plan.in1, in1, 1);
+  memory user_out(plan.out.user, eng, out);
+  memory m_out = plan.out.needs_reorder()
+                     ? memory(plan.out.prim, eng, buffers.Get(2, plan.out.prim.get_size()))
+                     : user_out;
+  memory scratch(plan.scratchpad, eng, buffers.Get(3, plan.scratchpad.get_size()));
+  plan.prim.execute(stream, {{plan.in0.arg, m0},
+                             {plan.in1.arg, m1},
+                             {plan.out.arg, m_out},
+                             {DNNL_ARG_SCRATCHPAD, scratch}});
+  if (plan.out.needs_reorder()) plan.out.reorder.execute(stream, m_out, user_out);
+  stream.wait();
+}
+
+using Buffer4 = ffi::BufferR4<ffi::F32>;
+using Result4 = ffi::ResultBufferR4<ffi::F32>;
+using Ints = ffi::Span<const int64_t>;
+
+// Builds the key from the activations (src, dst: NHWC dims), the weights (HWIO dims) and the
+// attributes, checking what oneDNN would not report clearly.
+ffi::Error MakeKey(Kind kind, Buffer4::Dimensions src, Buffer4::Dimensions dst,
+                   Buffer4::Dimensions wei, Ints strides, Ints pad_lo, Ints pad_hi, Ints dilation,
+                   Key* key) {
+  if (strides.size() != 2 || pad_lo.size() != 2 || pad_hi.size() != 2 || dilation.size() != 2) {
+    return ffi::Error::InvalidArgument("strides, padding_low/high, rhs_dilation need 2 values");
+  }
+  if (src[0] != dst[0] || wei[2] != src[3] || wei[3] != dst[3]) {
+    return ffi::Error::InvalidArgument(
+        "shapes disagree: need src (N,H,W,C), dst (N,OH,OW,O), weights (KH,KW,C,O)");
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (strides[i] < 1 || dilation[i] < 1 || pad_lo[i] < 0 || pad_hi[i] < 0) {
+      return ffi::Error::InvalidArgument(
+          "need strides >= 1, rhs_dilation >= 1 and padding >= 0");
+    }
+  }
+  std::memset(key, 0, sizeof(Key));  // no padding bytes, but keep the bytewise hash honest
+  key->kind = static_cast<int>(kind);
+  key->layout = g_layout.load(std::memory_order_relaxed);
+  key->n = src[0];
+  key->src_h = src[1];
+  key->src_w = src[2];
+  key->src_c = src[3];
+  key->dst_h = dst[1];
+  key->dst_w = dst[2];
+  key->dst_c = dst[3];
+  key->kh = wei[0];
+  key->kw = wei[1];
+  key->sh = strides[0];
+  key->sw = strides[1];
+  key->dh = dilation[0] - 1;  // oneDNN counts the zeros between taps: 0 is no dilation
+  key->dw = dilation[1] - 1;
+  key->pl_h = pad_lo[0];
+  key->pl_w = pad_lo[1];
+  key->pr_h = pad_hi[0];
+  key->pr_w = pad_hi[1];
+  return ffi::Error::Success();
+}
+
+ffi::Error Run(Kind kind, Buffer4::Dimensions src, Buffer4::Dimensions dst,
+               Buffer4::Dimensions wei, Ints strides, Ints pad_lo, Ints pad_hi, Ints dilation,
+               const void* in0, const void* in1, void* out) {
+  Key key;
+  if (ffi::Error err = MakeKey(kind, src, dst, wei, strides, pad_lo, pad_hi, dilation, &key);
+      !err.success()) {
+    return err;
+  }
+  try {
+    std::shared_ptr<Plan> plan = GetPlan(key);
+    Execute(*plan, in0, in1, out);
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("oneDNN: ") + e.what());
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("jaxgen oneDNN conv: ") + e.what());
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error ConvForward(Buffer4 x, Buffer4 w, Result4 y, Ints strides, Ints pad_lo, Ints pad_hi,
+                       Ints dilation) {
+  return Run(Kind::kForward, x.dimensions(), y->dimensions(), w.dimensions(), strides, pad_lo,
+             pad_hi, dilation, x.untyped_data(), w.untyped_data(), y->untyped_data());
+}
+
+ffi::Error ConvBackwardData(Buffer4 dy, Buffer4 w, Result4 dx, Ints strides, Ints pad_lo,
+                            Ints pad_hi, Ints dilation) {
+  return Run(Kind::kBackwardData, dx->dimensions(), dy.dimensions(), w.dimensions(), strides,
+             pad_lo, pad_hi, dilation, dy.untyped_data(), w.untyped_data(), dx->untyped_data());
+}
+
+ffi::Error ConvBackwardWeights(Buffer4 x, Buffer4 dy, Result4 dw, Ints strides, Ints pad_lo,
+                               Ints pad_hi, Ints dilation) {
+  return Run(Kind::kBackwardWeights, x.dimensions(), dy.dimensions(), dw->dimensions(), strides,
+             pad_lo, pad_hi, dilation, x.untyped_data(), dy.untyped_data(), dw->untyped_data());
+}
+
+}  // namespace
+
+// The library is built with hidden visibility (it must not export oneDNN's inline C++ symbols,
+// which other copies of oneDNN in the process, e.g. PyTorch's, also define); only the handlers
+// and the small C API below are exported. A declaration with the attribute fixes the
+// visibility of the macro's definition that follows.
+#define JAXGEN_EXPORT extern "C" __attribute__((visibility("default")))
+JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_fwd(XLA_FFI_CallFrame*);
+JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_bwd_data(XLA_FFI_CallFrame*);
+JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_bwd_weights(XLA_FFI_CallFrame*);
+
+// Two inputs, one result and the four geometry attributes, in this order for every handler.
+#define JAXGEN_CONV_BINDING                      \
+  ffi::Ffi::Bind()                               \
+      .Arg<Buffer4>()                            \
+      .Arg<Buffer4>()                            \
+      .Ret<Buffer4>()                            \
+      .Attr<Ints>("strides")                     \
+      .Attr<Ints>("padding_low")                 \
+      .Attr<Ints>("padding_high")                \
+      .Attr<Ints>("rhs_dilation")
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_onednn_conv_fwd, ConvForward, JAXGEN_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_onednn_conv_bwd_data, ConvBackwardData,
+                              JAXGEN_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_onednn_conv_bwd_weights, ConvBackwardWeights,
+                              JAXGEN_CONV_BINDING);
+
+// Selects the layouts of the calls from now on (a Layout). Plans are cached per layout, so
+// switching back and forth costs nothing after the first calls.
+JAXGEN_EXPORT void jaxgen_onednn_set_layout(int layout) { g_layout.store(layout & kAny); }
+
+JAXGEN_EXPORT int jaxgen_onednn_get_layout() { return g_layout.load(); }
+
+// Number of cached plans (the tests check that repeated calls reuse them).
+JAXGEN_EXPORT int64_t jaxgen_onednn_num_plans() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return static_cast<int64_t>(g_plans->size());
+}
+
+// The oneDNN version, its CPU runtime and threading runtime, e.g. "3.2.0 OpenMP/OpenMP".
+// (A SYCL build runs CPU primitives through SYCL, threaded by its threading runtime.)
+JAXGEN_EXPORT const char* jaxgen_onednn_runtime() {
+  static const std::string text = [] {
+    auto name = [](unsigned runtime) -> std::string {
+      switch (runtime) {
+        case DNNL_RUNTIME_SEQ: return "sequential";
+        case DNNL_RUNTIME_OMP: return "OpenMP";
+        case DNNL_RUNTIME_TBB: return "TBB";
+        case DNNL_RUNTIME_THREADPOOL: return "threadpool";
+        case DNNL_RUNTIME_SYCL: return "SYCL";
+        default: return "other";
+      }
+    };
+    const dnnl_version_t* v = dnnl::version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + " " + name(v->cpu_runtime) + "/" +
+           name(DNNL_CPU_THREADING_RUNTIME);
+  }();
+  return text.c_str();
+}

@@ -1,0 +1,103 @@
+"""jaxgen's XLA flags (jaxgen/runtime.py): they reach XLA, they do what they were chosen for on
+the installed jaxlib, and they never override the user's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxgen import runtime
+
+# Compiles (never runs) the DCGAN generator's first convolution in a fresh process and prints
+# what XLA made of it.
+PROBE = """
+import json, os, sys
+import jaxgen  # first, as a user's script does
+import jax, jax.numpy as jnp
+from jax import lax
+x, w = jnp.ones((8, 7, 7, 256)), jnp.ones((5, 5, 256, 128))  # YNNPACK takes big ones only
+conv = jax.jit(lambda x, w: lax.conv_general_dilated(
+    x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")))
+hlo = conv.lower(x, w).compile().as_text()
+print(json.dumps({
+    "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    "ynn_fusion": "__ynn_fusion" in hlo,
+    "convolution": " convolution(" in hlo,
+}))
+"""
+
+
+def _probe(**env) -> dict:
+    unset = ("XLA_FLAGS", runtime.DEFAULTS_VARIABLE)  # this test's process has set XLA_FLAGS
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
+    environment.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=environment, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_installed_jaxlib_is_one_the_flags_were_measured_on():
+    # A jaxlib upgrade lands here first: XLA aborts on a flag it does not know, so jaxgen adds
+    # none for an unknown release; re-measure (benchmarks/xla_cpu_flags.py) and extend
+    # FLAGS_BY_JAXLIB, or drop the flag if XLA no longer needs it.
+    assert runtime.jaxlib_release() in runtime.FLAGS_BY_JAXLIB, runtime.jaxlib_release()
+
+
+def test_convolutions_leave_ynnpack_under_jaxgen_s_flags_and_not_under_xla_s_defaults():
+    ours = _probe()
+    assert set(runtime.chosen_flags()) <= set(ours["xla_flags"].split())
+    assert ours["convolution"] and not ours["ynn_fusion"]  # XLA's own convolution kernel
+    # The control: without the flag this jaxlib wraps the convolution in a YNNPACK fusion, so
+    # the check above tests the flag, not a change of XLA's defaults.
+    defaults = _probe(**{runtime.DEFAULTS_VARIABLE: "1"})
+    assert defaults["xla_flags"] == "" and defaults["ynn_fusion"]
+
+
+def test_the_user_s_own_setting_of_a_flag_wins():
+    (flag,) = runtime.chosen_flags()
+    name = flag.split("=")[0]
+    mine = f"{name}=individual_convolution --xla_cpu_enable_fast_math=false"
+    probe = _probe(XLA_FLAGS=mine)
+    assert probe["xla_flags"] == mine  # nothing added, nothing reordered
+    assert probe["ynn_fusion"]  # the user's value took effect
+
+
+def test_flags_are_added_only_before_a_backend_starts(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv(runtime.DEFAULTS_VARIABLE, raising=False)
+    import jax
+
+    jax.devices()  # this test process's backend has started
+    assert runtime.configure_xla() == ()
+    assert "XLA_FLAGS" not in os.environ
+
+
+@pytest.mark.parametrize("release, expected", [("0.10", True), ("0.99", False)])
+def test_the_flags_follow_the_jaxlib_release(monkeypatch, release, expected):
+    monkeypatch.setattr(runtime, "jaxlib_release", lambda: release)
+    assert bool(runtime.chosen_flags()) == expected
+
+
+def test_a_cpu_run_says_which_convolutions_computed_it(tmp_path):
+    from jaxgen.nn import onednn
+
+    from .conftest import run_cli
+
+    args = ["train", "--config=minimal:smoke", "--config.steps=2"]
+    off = run_cli(*args, f"--workdir={tmp_path / 'off'}", env={"JAXGEN_ONEDNN": "0"})
+    assert off.returncode == 0, off.stderr
+    # With progress on, the run says it before training; the report says it for good.
+    assert "jaxgen: oneDNN convolutions disabled by JAXGEN_ONEDNN=0" in off.stderr
+    report = (tmp_path / "off" / "report.md").read_text()
+    assert "- convolutions: oneDNN convolutions disabled by JAXGEN_ONEDNN=0" in report
+    assert runtime.chosen_flags()[0] in report
+    if onednn.available():  # `make test` builds it: the path every CPU run takes
+        on = run_cli(*args, "--config.progress=false", f"--workdir={tmp_path / 'on'}")
+        assert on.returncode == 0 and on.stderr == "", on.stderr
+        report = (tmp_path / "on" / "report.md").read_text()
+        assert f"- convolutions: oneDNN {onednn.runtime()}" in report
