@@ -66,6 +66,20 @@ def build_gan_task(batch_size: int, transposed_conv: str):
     return build_task(load_config(str(EXPERIMENT), overrides))
 
 
+def step_inputs(batch_size: int) -> tuple[list[dict], list[jax.Array]]:
+    """The step's inputs, cycled: NUM_BATCHES batches of random pixels in [-1, 1] (labels 0)
+    and NUM_KEYS step keys, the same in every script that times this step."""
+    rng = np.random.default_rng(1)
+    batches = [
+        {
+            "x": jnp.asarray(rng.uniform(-1, 1, (batch_size, *IMAGE_SHAPE)).astype(np.float32)),
+            "label": jnp.zeros((batch_size,), jnp.int32),
+        }
+        for _ in range(NUM_BATCHES)
+    ]
+    return batches, list(jax.random.split(jax.random.key(42), NUM_KEYS))
+
+
 def custom_vjp_calls(players: adversarial.Players, state: adversarial.GANState) -> int:
     """custom_vjp calls in the generator's jaxpr: 3 with jaxgen's layer, 0 with flax's."""
     g_vars = {"params": state.params["generator"], "batch_stats": state.batch_stats["generator"]}
@@ -187,17 +201,7 @@ def main() -> None:
     args.batch_size = args.batch_size or (32 if args.quick else 256)
     args.flax_steps = args.flax_steps or (1 if args.quick else 2)
 
-    rng = np.random.default_rng(1)
-    batches = [
-        {
-            "x": jnp.asarray(
-                rng.uniform(-1, 1, (args.batch_size, *IMAGE_SHAPE)).astype(np.float32)
-            ),
-            "label": jnp.zeros((args.batch_size,), jnp.int32),
-        }
-        for _ in range(NUM_BATCHES)
-    ]
-    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
+    batches, keys = step_inputs(args.batch_size)
 
     log = harness.log
     log("compiling the jaxgen step ...")

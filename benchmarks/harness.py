@@ -374,6 +374,27 @@ ROW_KEYS = (
 )
 
 
+def torch_rows(times: Times, platform, **row) -> list[dict[str, Any]]:
+    """The table's rows of jaxgen against each PyTorch contender in `times`: "torch" on
+    `platform` (a `TorchPlatform`: CUDA, or the CPU with XLA's thread count) and, where it ran,
+    "torch_1thread" on one CPU thread. `row`: `table_row`'s other fields."""
+    rows = []
+    for contender in ("torch", "torch_1thread"):
+        if contender not in times:
+            continue
+        one = contender == "torch_1thread"
+        rows.append(
+            table_row(
+                times,
+                contender=contender,
+                reference=torch_reference(1) if one else platform.name,
+                reference_device=f"{cpu_name()}, 1 thread" if one else platform.device_name,
+                **row,
+            )
+        )
+    return rows
+
+
 def table_row(
     times: Times,
     *,

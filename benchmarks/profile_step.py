@@ -28,8 +28,6 @@ import time
 import dcgan_step
 import harness
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 # Events that are not operations of the program: the executor's bookkeeping, Python frames.
 NOT_OPERATIONS = re.compile(r"^(\$|ThunkExecutor|PjitFunction|CommonPjRt|TfrtCpu|PjRt)")
@@ -61,15 +59,7 @@ def main() -> None:
     args = bench.parse()
     batch = args.batch_size or (32 if args.quick else 256)
 
-    rng = np.random.default_rng(1)
-    batches = [
-        {
-            "x": jnp.asarray(rng.uniform(-1, 1, (batch, 28, 28, 1)).astype(np.float32)),
-            "label": jnp.zeros((batch,), jnp.int32),
-        }
-        for _ in range(dcgan_step.NUM_BATCHES)
-    ]
-    keys = list(jax.random.split(jax.random.key(42), dcgan_step.NUM_KEYS))
+    batches, keys = dcgan_step.step_inputs(batch)
     task = dcgan_step.build_gan_task(batch, "jaxgen")
     stepper, _ = dcgan_step.jaxgen_contender(task, batches, keys)
     kinds = operation_kinds(stepper.fn.as_text())

@@ -434,6 +434,7 @@ def main() -> None:
     )
     contenders = {"jaxgen": stepper}
     compile_s = {"jaxgen": round(stepper.compile(), 3)}
+    platform = None  # without torch, no PyTorch rows
     if torch is not None:
         platform = harness.TorchPlatform(torch, xla_threads)
         payload["torch_platform"] = platform.facts()
@@ -457,31 +458,22 @@ def main() -> None:
     m = config.model
     source_len, target_len = batches[0]["source"].shape[1], batches[0]["target_in"].shape[1]
     config_name = f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}"
-    table = []
-    for contender in ("torch", "torch_1thread"):
-        if contender not in times:
-            continue
-        one = contender == "torch_1thread"
-        table.append(
-            harness.table_row(
-                times,
-                family="seq2seq",
-                experiment=config_name,
-                preset="smoke" if args.quick else "default",
-                step=(
-                    f"batch {config.batch_size} ({config.dataset}), sources of {source_len} and "
-                    f"targets of {target_len} symbols (the largest length bucket); embeddings "
-                    f"{m.embed_dim}, LSTM encoder {m.hidden_size} over each source's length, "
-                    f"LSTM decoder {m.hidden_size} with Bahdanau attention, teacher forced, one "
-                    "position at a time; masked cross-entropy; "
-                    f"Adam {config.learning_rate:g} ({config.get('lr_schedule', 'constant')}), "
-                    f"clipped at global norm {config.get('grad_clip_norm', 0.0):g}; 1 update"
-                ),
-                contender=contender,
-                reference=harness.torch_reference(1) if one else platform.name,
-                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
-            )
-        )
+    table = harness.torch_rows(
+        times,
+        platform,
+        family="seq2seq",
+        experiment=config_name,
+        preset="smoke" if args.quick else "default",
+        step=(
+            f"batch {config.batch_size} ({config.dataset}), sources of {source_len} and "
+            f"targets of {target_len} symbols (the largest length bucket); embeddings "
+            f"{m.embed_dim}, LSTM encoder {m.hidden_size} over each source's length, "
+            f"LSTM decoder {m.hidden_size} with Bahdanau attention, teacher forced, one "
+            "position at a time; masked cross-entropy; "
+            f"Adam {config.learning_rate:g} ({config.get('lr_schedule', 'constant')}), "
+            f"clipped at global norm {config.get('grad_clip_norm', 0.0):g}; 1 update"
+        ),
+    )
     bench.emit(
         protocol_note=(
             "speed_vs_X_median = median over rounds of (X's time / this one's time), above 1 "

@@ -407,6 +407,7 @@ def main(argv: list[str] | None = None) -> dict:
     stepper = harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, keys, [frozen])
     contenders = {"jaxgen": stepper}
     compile_s = {"jaxgen": round(stepper.compile(), 3)}
+    platform = None  # without torch, no PyTorch rows
     if torch is not None:
         platform = harness.TorchPlatform(torch, xla_threads)
         payload["torch_platform"] = platform.facts()
@@ -431,29 +432,20 @@ def main(argv: list[str] | None = None) -> dict:
 
     height, width, _ = task.shape
     config_name = f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}"
-    table = []
-    for contender in ("torch", "torch_1thread"):
-        if contender not in times:
-            continue
-        one = contender == "torch_1thread"
-        table.append(
-            harness.table_row(
-                times,
-                family="reverse",
-                experiment=config_name,
-                overrides=[*OVERRIDES, f"image_size={args.image_size}"],
-                step=(
-                    f"one {height}x{width}x3 image optimised: VGG19 (random weights) up to "
-                    "block5_conv2, Gram-matrix style loss on 5 layers, content loss on "
-                    "block5_conv2, total variation; the gradient with respect to the pixels; "
-                    f"Adam {config.learning_rate:g} (eps {config.adam_eps:g}), pixels clipped; "
-                    "1 update"
-                ),
-                contender=contender,
-                reference=harness.torch_reference(1) if one else platform.name,
-                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
-            )
-        )
+    table = harness.torch_rows(
+        times,
+        platform,
+        family="reverse",
+        experiment=config_name,
+        overrides=[*OVERRIDES, f"image_size={args.image_size}"],
+        step=(
+            f"one {height}x{width}x3 image optimised: VGG19 (random weights) up to "
+            "block5_conv2, Gram-matrix style loss on 5 layers, content loss on "
+            "block5_conv2, total variation; the gradient with respect to the pixels; "
+            f"Adam {config.learning_rate:g} (eps {config.adam_eps:g}), pixels clipped; "
+            "1 update"
+        ),
+    )
     return bench.emit(
         protocol_note=(
             "speed_vs_X_median = median over rounds of (X's time / this one's time), above 1 "

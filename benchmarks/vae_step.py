@@ -227,6 +227,7 @@ def main() -> None:
     for k in SCAN_LENGTHS:
         contenders[f"jaxgen_plain_scan{k}"] = scanned_contender(model, plain, tx, batches, keys, k)
     payload = {}
+    platform = None  # without torch, no PyTorch rows
     torch = harness.import_torch()
     if torch is None:
         payload["torch_missing"] = harness.torch_missing()
@@ -248,29 +249,20 @@ def main() -> None:
                 results[name][f"speed_vs_{reference}_median"] = ratio["median_per_round"]
                 results[name][f"speed_vs_{reference}_best_rounds"] = ratio["of_best_rounds"]
 
-    table = []
-    for contender in ("torch", "torch_1thread"):
-        if contender not in times:
-            continue
-        one = contender == "torch_1thread"
-        table.append(
-            harness.table_row(
-                times,
-                family="vae",
-                experiment="jaxgen.families.vae.config.vae_config (benchmarks/vae_step.py)",
-                preset="-",
-                overrides=["model.kind=dense", "model.hidden=400", "model.latent_size=20"],
-                step=(
-                    f"batch {BATCH} of 28x28x1 (random grey levels); MLP VAE 784-400-20 (ReLU), "
-                    "dynamic binarization, one reparametrized z, Bernoulli likelihood, analytic "
-                    "KL; Adam 0.001; 1 update"
-                ),
-                jaxgen="jaxgen_plain",
-                contender=contender,
-                reference=harness.torch_reference(1) if one else platform.name,
-                reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
-            )
-        )
+    table = harness.torch_rows(
+        times,
+        platform,
+        family="vae",
+        experiment="jaxgen.families.vae.config.vae_config (benchmarks/vae_step.py)",
+        preset="-",
+        overrides=["model.kind=dense", "model.hidden=400", "model.latent_size=20"],
+        step=(
+            f"batch {BATCH} of 28x28x1 (random grey levels); MLP VAE 784-400-20 (ReLU), "
+            "dynamic binarization, one reparametrized z, Bernoulli likelihood, analytic "
+            "KL; Adam 0.001; 1 update"
+        ),
+        jaxgen="jaxgen_plain",
+    )
 
     harness.log("splitting one step's time ...")
     split = breakdown(model, loss, tx, batches, keys, max(3, args.repeats // 3), args.steps)

@@ -55,19 +55,8 @@ def conv_workload(batch: int, size: int, c_in: int, c_out: int, stride: int):
 
 def dcgan_workload(batch: int):
     import dcgan_step
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
 
-    rng = np.random.default_rng(1)
-    batches = [
-        {
-            "x": jnp.asarray(rng.uniform(-1, 1, (batch, 28, 28, 1)).astype(np.float32)),
-            "label": jnp.zeros((batch,), jnp.int32),
-        }
-        for _ in range(dcgan_step.NUM_BATCHES)
-    ]
-    keys = list(jax.random.split(jax.random.key(42), dcgan_step.NUM_KEYS))
+    batches, keys = dcgan_step.step_inputs(batch)
     stepper, _ = dcgan_step.jaxgen_contender(
         dcgan_step.build_gan_task(batch, "jaxgen"), batches, keys
     )
