@@ -9,31 +9,56 @@
 default preset unless said otherwise, `--quick` too: the quick form only runs fewer rounds and
 steps) loaded with `jaxgen.config.load_config` and built by `jaxgen.families.build_task`:
 
+- `autoencoder` (autoencoder): experiments/autoencoder.py, the shallow dense 784-32-784 one;
 - `denoising_ae` (autoencoder): experiments/denoising_ae.py, the conv denoising autoencoder;
+- `cvae` (vae): experiments/cvae.py, the dense conditional VAE (dynamic binarization, KL
+  warm-up);
 - `conv_vae` (vae): experiments/conv_vae.py, the conv VAE with a learned Gaussian scale;
 - `vaegan` (vaegan): experiments/vaegan.py, the three-player VAE-GAN;
 - `bigan` (bigan): experiments/bigan.py, BiGAN (encoder, generator, joint discriminator);
+- `cgan` (gan): experiments/cgan.py, the conditional DCGAN;
+- `wgan_gp` (gan): experiments/wgan_gp.py, WGAN-GP's MLPs on the ring of 8 Gaussians, 5 critic
+  updates a step, three seeds in one program;
+- `gan_ring` (gan): experiments/gan_ring.py, the non-saturating MLP GAN on the ring, three seeds
+  in one program, with its generator-gradient diagnostic;
 - `pix2pix` (image_translation): experiments/pix2pix_completion.py, U-Net + PatchGAN;
 - `cyclegan` (image_translation): experiments/cyclegan_digits.py, two ResNet generators and
   two PatchGANs with image pools;
 - `char_lm` (language_model): experiments/char_lm.py, the LSTM character model (TBPTT);
-- `feature_classifier` (classifier): experiments/feature_classifier.py, the small CNN.
+- `dbn_rbm1`, `dbn_rbm2`, `dbn_rbm3` (dbn): experiments/dbn.py, the deep belief network's
+  greedy pretraining phases, one a layer: a step updates that layer's RBM only (PCD-1 on the
+  frozen layers' hidden probabilities; the top one joined to the labels). Its fine-tuning
+  phase (SGD on two classifier copies) has no twin;
+- `feature_classifier` (classifier): experiments/feature_classifier.py, the small CNN;
+- `texture_synthesis` (reverse): experiments/texture_synthesis.py, one gray image optimised
+  against the Gram matrices of the random multi-scale layer (Adam, clipped pixels);
+- `deepdream` (reverse): experiments/deepdream.py, the step of one octave (the loop's phase
+  `DREAM_PHASE`, the default's octave 0: the start image's size) in the feature classifier's
+  conv2 maps, with the step's extra forward pass for the objective after it;
+- `class_visualisation` (reverse): experiments/class_visualisation.py, one Fourier-parametrised
+  image a class of the feature classifier, lucid's jitter and random scale before each
+  gradient.
+The reverse family reads no data: its step is `step(state, key, frozen)`, the frozen arrays
+(the network's weights, a texture's targets) placed on the device once, as the loop does.
 What one step of each contains is in its table row (`step`), written from the config that ran.
 
 Contenders, per family, timed interleaved in one process (benchmarks/harness.py: every round
 runs each contender for the family's steps per round, the starting one rotating), medians over
 rounds:
 
-- `jaxgen`: `task.train_step` jitted with the state donated (what the training loop runs),
-  from `task.init_state`, on the first batches of `task.train_dataset(config.seed)`, cycled.
+- `jaxgen`: the task's step jitted with the state donated (what the training loop runs: the
+  family's phase's `train_step`, vmapped over the replicas of a many-seed task), from
+  `task.init_state` (and the transitions into the phase), on the first batches of
+  `task.train_dataset(config.seed)`, cycled (the reverse family: on its frozen arrays).
 - `torch`: the family's twin in benchmarks/torch_twins.py: the same networks, losses,
   optimizers and update order in PyTorch eager, starting from a copy of jaxgen's initial
   parameters (so the parameter counts, per player, are checked equal: they are asserted), on
-  the same batches; its random draws (noise, corruption, z, dropout, the image pool) are its
-  own. On CUDA when `torch.cuda.is_available()` (the clock read after
-  `torch.cuda.synchronize()`), else the CPU with `torch.set_num_threads(cores XLA uses)`
-  (`--torch-threads` to change it). Left out, and said so in the JSON (`torch_missing`), when
-  torch is not installed (`pip install torch==2.13.0`).
+  the same batches; its random draws (noise, corruption, z, dropout, the image pool, the
+  rolls and scales of the reverse family) are its own. On CUDA when
+  `torch.cuda.is_available()` (the clock read after `torch.cuda.synchronize()`), else the CPU
+  with `torch.set_num_threads(cores XLA uses)` (`--torch-threads` to change it). Left out, and
+  said so in the JSON (`torch_missing`), when torch is not installed (`pip install
+  torch==2.13.0`).
 - `torch_1thread`: the same twin on one CPU thread (on the CPU, with more than one thread for
   `torch`). PyTorch's OpenMP threads wait for each other at every operation, and on a loaded
   machine one that has lost its core holds up the rest: on this 2-core machine at load average
@@ -41,7 +66,8 @@ rounds:
   and 0.17 s. This contender tells that apart from the work; it has its own table row.
 
 The tests (tests/benchmarks/test_family_steps.py) copy jaxgen's parameters into each twin at
-the smoke presets and compare the losses of one step with jaxgen's `train_step`.
+the smoke presets and compare the losses of one step with jaxgen's `train_step` (the reverse
+family's twins also the image after it).
 
 `--quick`: 2 rounds of each family's quick number of steps. Prints one JSON object on stdout:
 per family its config, step, parameter counts, compile time, results and the load averages
@@ -52,7 +78,9 @@ against `torch_1thread`; progress goes to stderr.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
+import math
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
@@ -70,6 +98,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 EXPERIMENTS = HERE.parent / "experiments"
 NUM_BATCHES = 4  # distinct batches of the train pipeline, cycled
 NUM_KEYS = 64  # distinct step keys, cycled
+# DeepDream's timed octave: the loop's phase 2, octave 0 of the default -2,...,2 (the start
+# image's size); torch_twins.DreamTwin.PHASE is the same.
+DREAM_PHASE = 2
 
 
 # ---- what one step contains, in words, from the config ------------------------------------------
@@ -86,9 +117,12 @@ def _shape(shape) -> str:
 def _adam(config, rate: float | None = None, per: str = "") -> str:
     rate = config.learning_rate if rate is None else rate
     text = f"Adam {rate:g}"
-    b1 = config.get("adam_b1", 0.9)
-    if b1 != 0.9:
-        text += f" (beta1 {b1:g})"
+    defaults = {"adam_b1": 0.9, "adam_b2": 0.999}  # optax's
+    betas = [
+        f"beta{k[-1]} {config.get(k, d):g}" for k, d in defaults.items() if config.get(k, d) != d
+    ]
+    if betas:
+        text += f" ({', '.join(betas)})"
     schedule = config.get("lr_schedule", "constant")
     if schedule != "constant":
         text += f", {schedule} schedule over {config.steps} steps"
@@ -107,6 +141,102 @@ def describe_denoising_ae(task) -> str:
         f"{m.code_size}; decoder dense + 4x4 stride-2 transposed convs back to "
         f"{_widths([*channels[::-1][1:], shape[-1]])}; {o.reconstruction} to the clean image; "
         f"{_adam(c)}; 1 update"
+    )
+
+
+def describe_autoencoder(task) -> str:
+    c, m, o = task.config, task.config.model, task.config.objective
+    shape = task.train_split.image_shape
+    pixels = math.prod(shape)
+    hidden = tuple(m.hidden)
+    widths = _widths([pixels, *hidden, m.code_size, *hidden[::-1], pixels])
+    between = f" ({m.activation} between)" if hidden else ""
+    corruption = "" if o.corruption == "none" else f"; {o.corruption} corruption {o.noise_level:g}"
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}) as rows of {pixels}{corruption}; "
+        f"dense {widths}{between}, {m.code_activation} code; {o.reconstruction} of the "
+        f"{o.output} output to the clean image; {_adam(c)}; 1 update"
+    )
+
+
+def describe_cvae(task) -> str:
+    c, m, o = task.config, task.config.model, task.objective
+    height, width, channels = shape = task.image_shape
+    classes = task.num_classes if m.conditional else 0
+    hidden = tuple(m.hidden)
+    label = ""
+    if classes:
+        label = (
+            f"; the one-hot label as {classes} planes at every pixel for the encoder (its "
+            f"first layer reads {height * width * (channels + classes)}) and appended to z"
+        )
+    warmup = f", KL warm-up over {o.kl_warmup_steps} steps" if o.kl_warmup_steps else ""
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}), binarize {o.binarize}{label}; "
+        f"encoder dense {_widths(hidden)} ({m.activation}) to (mean, log-variance) of "
+        f"{m.latent_size}, decoder {_widths(hidden[::-1])} to {math.prod(shape)} logits; one "
+        f"reparametrized z; {o.likelihood} likelihood, analytic KL{warmup}; {_adam(c)}; 1 update"
+    )
+
+
+def describe_gan(task) -> str:
+    c, m, o = task.config, task.config.model, task.config.objective
+    seeds = getattr(task, "seeds", None)  # a many-seed (replicated) task
+    inner = task.task if seeds else task
+    shape = tuple(inner.players.data_shape)
+    classes = inner.num_classes if m.conditional else 0
+    if m.kind == "mlp":
+        players = (
+            f"MLP generator {_widths([m.latent_size, *m.generator_hidden, shape[-1]])} (ReLU), "
+            f"discriminator {_widths([shape[-1], *m.discriminator_hidden, 1])} (leaky ReLU)"
+        )
+    else:
+        stages = stride2_stages(*shape[:2])
+        players = (
+            f"DCGAN generator z {m.latent_size} -> dense + 5x5 transposed convs "
+            f"{_widths(fit_channels(m.generator_channels, stages + 1, 'first'))}-{shape[-1]} "
+            "(batch norm), discriminator 5x5 stride-2 convs "
+            f"{_widths(fit_channels(m.discriminator_channels, stages, 'last'))} + dense logit"
+        )
+    if classes:
+        players += f"; the label one-hot, appended to z and as {classes} planes of D's input"
+    k = o.discriminator_steps
+    penalty = ""
+    if o.loss == "wasserstein_gp":
+        penalty = f" + gradient penalty x{o.gradient_penalty:g} (a double backward)"
+    compare = ""
+    if o.compare_generator_losses:
+        compare = "; the minimax and non-saturating generator gradients both (one more backward)"
+    rates = {c.generator_learning_rate, c.discriminator_learning_rate}
+    rate = c.generator_learning_rate if len(rates) == 1 else None
+    adam = _adam(c, rate, "per player") if rate else "Adam per player at its own rate"
+    replicas = f"; {len(seeds)} seeds in one program (vmap), each its own players" if seeds else ""
+    return (
+        f"batch {c.batch_size} of {_shape(shape)} ({c.dataset}) per D update; {players}; {k} D "
+        f"update(s), each on its own real minibatch and fresh fakes{penalty}, then 1 G update "
+        f"with fresh z through the updated D; {o.loss}{compare}; {adam}; G's weight average"
+        f"{replicas}"
+    )
+
+
+def describe_dbn_layer(task, layer: int) -> str:
+    c, o = task.config, task.config.objective
+    sizes = task.layer_sizes
+    visible, hidden = sizes[layer]
+    below = [task.num_visible, *task.num_hidden[:layer]]
+    frozen = f"up through the frozen layers {_widths(below)}, " if layer else ""
+    labels = f" ({task.num_labels} of them the one-hot labels)" if layer == task.top else ""
+    kind = o.kind.upper()
+    schedule = c.get("lr_schedule", "constant")
+    budget = task.budgets[layer]
+    return (
+        f"batch {c.batch_size} of {_shape(task.image_shape)} ({c.dataset}) binarized afresh; "
+        f"{frozen}RBM {layer + 1} of {len(sizes)}: {visible} visible{labels} x {hidden} hidden; "
+        f"{kind}-{o.gibbs_steps} negatives{' from the persistent chains' if kind == 'PCD' else ''}"
+        f"; the gradient of mean F(data) - mean F(negatives); SGD {c.learning_rate:g} "
+        f"(momentum {o.momentum:g}, weight decay {o.weight_decay:g} on the weights), {schedule} "
+        f"over the layer's {budget} steps; 1 update of rbm{layer + 1} only (the pretraining "
+        f"phase's step; a run takes {budget} of them)"
     )
 
 
@@ -211,27 +341,120 @@ def describe_feature_classifier(task) -> str:
     )
 
 
+def _feature_network(task, layers) -> str:
+    """The frozen network of a reverse-family task, up to `layers`, in words."""
+    c = task.config
+    if c.network == "random_multiscale":
+        sizes = str(c.multiscale_sizes).replace(",", ", ")
+        return (
+            f"one frozen layer of random filters, {c.multiscale_width} each of sizes {sizes} px "
+            f"(SAME, ReLU, on the pixels - 0.5) to {_widths(layers)}"
+        )
+    if c.network == "classifier":
+        return (
+            f"jaxgen's frozen feature classifier of {c.dataset} (3x3 convs 32-64 + 2x2 average "
+            f"pooling, dense 128, logits) up to {_widths(layers)}"
+        )
+    return f"frozen {task.network.name} up to {_widths(layers)}"
+
+
+def _pixel_adam(config) -> str:
+    return f"Adam {config.learning_rate:g} (beta1 {config.adam_b1:g}, eps {config.adam_eps:g})"
+
+
+def describe_texture_synthesis(task) -> str:
+    c = task.config
+    return (
+        f"one {_shape(task.shape)} image from noise (exemplar {c.style_image}), no data; "
+        f"{_feature_network(task, task.style_layers)}; Gram matrices, style loss to the "
+        f"exemplar's x{c.style_weight:g} + total variation x{c.tv_weight:g}; the gradient with "
+        f"respect to the pixels; {_pixel_adam(c)}, pixels clipped to [0, 1]; 1 update"
+    )
+
+
+def describe_deepdream(task, phase: int) -> str:
+    c = task.config
+    height, width = task.sizes[phase]
+    channels = task.start.shape[-1]
+    return (
+        f"octave {task.octaves[phase]} (phase {phase + 1} of {len(task.octaves)}, scale "
+        f"{c.octave_scale:g}): one {height}x{width}x{channels} image ({c.start_image}), no data; "
+        f"a random roll up to {c.max_roll or max(height, width)} px; "
+        f"{_feature_network(task, task.layers)}; the gradient of the mean activation with "
+        "respect to the pixels, rolled back, divided by its standard deviation; a step of "
+        f"{c.step_size:g}, clipped to [0, 1]; 1 more forward pass for the objective after the "
+        f"step (and 1 at the octave's first step of {c.steps_per_octave}); no optimizer state"
+    )
+
+
+def _scales(task) -> str:
+    return ", ".join(f"{s:g}" for s in task.scales)
+
+
+def describe_class_visualisation(task) -> str:
+    c = task.config
+    n, height, width, channels = task.shape
+    if c.parametrisation == "fourier":
+        param = f"a Fourier parametrisation (the spectrum scaled by 1/f^{c.decay_power:g}, irfft2"
+        param += ", colour decorrelation, sigmoid)" if channels == 3 else ", sigmoid)"
+    else:
+        param = "pixels clipped to [0, 1]"
+    unit = "log p(class)" if c.objective == "log_probability" else "the unit's activation"
+    return (
+        f"{n} images of {height}x{width}x{channels}, one a unit of {task.layer}, no data; "
+        f"{param}; a roll up to {c.jitter} px, a random scale out of {{{_scales(task)}}} "
+        f"(antialiased bilinear), a roll up to {min(1, c.jitter)} px; "
+        f"{_feature_network(task, [task.layer])}; "
+        f"{unit} of each image's unit, total variation x{c.tv_weight:g}; {_pixel_adam(c)}; "
+        "1 update"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Family:
     """One family's benchmark: its experiment file, the family's name in jaxgen, the words of
-    its step, and its steps per round (full, quick)."""
+    its step, its steps per round (full, quick) and the phase whose step it times (the task's
+    `phases()`, jaxgen/train/protocol.py: the one phase of most tasks; a DBN's layers)."""
 
     family: str
     experiment: str
     describe: Callable
     steps: tuple[int, int]
+    phase: int = 0
 
 
 FAMILIES = {
+    "autoencoder": Family("autoencoder", "autoencoder", describe_autoencoder, (1500, 300)),
     "denoising_ae": Family("autoencoder", "denoising_ae", describe_denoising_ae, (20, 4)),
+    "cvae": Family("vae", "cvae", describe_cvae, (40, 8)),
     "conv_vae": Family("vae", "conv_vae", describe_conv_vae, (20, 4)),
     "vaegan": Family("vaegan", "vaegan", describe_vaegan, (3, 1)),
     "bigan": Family("bigan", "bigan", describe_bigan, (4, 1)),
+    "cgan": Family("gan", "cgan", describe_gan, (20, 4)),
+    "wgan_gp": Family("gan", "wgan_gp", describe_gan, (40, 8)),
+    "gan_ring": Family("gan", "gan_ring", describe_gan, (150, 30)),
     "pix2pix": Family("image_translation", "pix2pix_completion", describe_pix2pix, (6, 2)),
     "cyclegan": Family("image_translation", "cyclegan_digits", describe_cyclegan, (3, 1)),
     "char_lm": Family("language_model", "char_lm", describe_char_lm, (6, 2)),
+    **{
+        f"dbn_rbm{i + 1}": Family(
+            "dbn", "dbn", functools.partial(describe_dbn_layer, layer=i), steps, phase=i
+        )
+        for i, steps in enumerate([(250, 50), (300, 60), (100, 20)])
+    },
     "feature_classifier": Family(
         "classifier", "feature_classifier", describe_feature_classifier, (20, 4)
+    ),
+    "texture_synthesis": Family("reverse", "texture_synthesis", describe_texture_synthesis, (5, 1)),
+    "deepdream": Family(
+        "reverse",
+        "deepdream",
+        functools.partial(describe_deepdream, phase=DREAM_PHASE),
+        (40, 8),
+        phase=DREAM_PHASE,
+    ),
+    "class_visualisation": Family(
+        "reverse", "class_visualisation", describe_class_visualisation, (300, 60)
     ),
 }
 
@@ -255,10 +478,50 @@ def build(name: str, preset: str, overrides: Sequence[str] = ()):
     return build_task(load_config(f"{path}:{preset}", ["progress=false", *overrides]))
 
 
-def first_batches(task, count: int = NUM_BATCHES) -> list[dict]:
-    """The first `count` batches of the task's train pipeline (seed `config.seed`), numpy."""
-    dataset = task.train_dataset(task.config.seed)
+def train_step(task, name: str):
+    """The step the training loop runs in the family's phase (a many-seed task's is vmapped
+    over its replicas)."""
+    return task.phases()[FAMILIES[name].phase].train_step
+
+
+def initial_state(task, name: str, key):
+    """The state the family's phase starts from: `task.init_state(key)`, then every earlier
+    phase's transition into the next (with `fold_in(key, phase)`), as the loop enters them, its
+    step counter at the phase's first step (steps that do something at a phase's start, as
+    DeepDream's record of the octave's entering objective, read it)."""
+    phases = task.phases()
+    state = task.init_state(key)
+    for index, phase in enumerate(phases[1 : FAMILIES[name].phase + 1], start=1):
+        state = phase.enter(state, jax.random.fold_in(key, index))
+    start = sum(p.steps for p in phases[: FAMILIES[name].phase])
+    if start:
+        state = state.replace(step=jnp.asarray(start, jnp.asarray(state.step).dtype))
+    return state
+
+
+def first_batches(task, count: int = NUM_BATCHES, dataset=None) -> list[dict]:
+    """The first `count` batches of the task's train pipeline (seed `config.seed`; `dataset`
+    when given), numpy."""
+    dataset = task.train_dataset(task.config.seed) if dataset is None else dataset
     return [jax.tree.map(np.asarray, dataset[i]) for i in range(count)]
+
+
+def step_inputs(task) -> tuple[list, list, list[dict]]:
+    """(batches, keys, twin_batches): what jaxgen's Stepper cycles through, calling
+    `step(state, batch, key)`, and the numpy batches the twin steps on. A task that reads no
+    data (the reverse family: the loop calls `step(state, key, frozen)`) takes
+    style_transfer_step.py's trick: the "batches" are the step keys and the one "key" is the
+    frozen arrays, placed on the device once as the loop places them; its twin holds its own
+    copy of them and steps on an empty batch."""
+    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
+    dataset = task.train_dataset(task.config.seed)
+    frozen = task.frozen_inputs()
+    if dataset is None:
+        return keys, [jax.device_put(frozen.arrays)], [{}]
+    if frozen is not None:
+        raise NotImplementedError("a task with data and frozen inputs: its step takes both")
+    batches = first_batches(task, dataset=dataset)
+    return [jax.tree.map(jnp.asarray, b) for b in batches], keys, batches
 
 
 def jaxgen_param_counts(twin_type, params) -> dict[str, int]:
@@ -298,15 +561,11 @@ def bench_family(name: str, args, platform, twins) -> dict:
     load_before = harness.load_average()
     log(f"== {name}: building experiments/{spec.experiment}.py:{args.preset} ...")
     task = build(name, args.preset)
-    batches = first_batches(task)
-    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
-    state = jax.jit(task.init_state)(jax.random.key(task.config.seed))
+    batches, keys, twin_batches = step_inputs(task)
+    state = jax.jit(lambda key: initial_state(task, name, key))(jax.random.key(task.config.seed))
     state0 = jax.tree.map(np.asarray, state)  # before the step donates it
     stepper = harness.Stepper(
-        jax.jit(task.train_step, donate_argnums=0),
-        state,
-        [jax.tree.map(jnp.asarray, b) for b in batches],
-        keys,
+        jax.jit(train_step(task, name), donate_argnums=0), state, batches, keys
     )
     record = {
         "family": spec.family,
@@ -323,7 +582,7 @@ def bench_family(name: str, args, platform, twins) -> dict:
         if counts["torch"] != counts["jaxgen"]:
             raise AssertionError(f"{name}: parameter counts differ: {counts}")
         record["param_counts"] = counts
-        contenders["torch"] = run = torch_runner(twin, batches, platform)
+        contenders["torch"] = run = torch_runner(twin, twin_batches, platform)
         if not platform.cuda and platform.threads > 1:
             contenders["torch_1thread"] = lambda n: run(n, threads=1)
     else:

@@ -39,8 +39,24 @@ Conventions, all twins:
 - Gradients of one player's objective with respect to that player only: `torch.autograd.grad`
   with that player's parameters (jaxgen differentiates with respect to one player's
   parameters; autograd then computes no weight gradient of the others).
+- Dense networks on images (the dense autoencoder, the dense VAE) read each image as a row in
+  flax's (H, W, C) order: such a twin keeps its batch's images as rows (`CHANNELS_FIRST`
+  False), and its kernels need no reordering.
+- A Bernoulli draw (dynamic binarization, an RBM's units) is a uniform draw below the
+  probability, as JAX's `bernoulli` is: the twins draw the uniforms (`torch.rand`) and compare,
+  the same work as `torch.bernoulli`, so that the tests can hand them JAX's uniforms.
+- A many-seed task (`--config.seeds`, jaxgen/train/replicated.py: the step vmapped over R
+  replicas) is R copies of the twin stepped one after another, as R runs are without vmap.
+- The reverse family (texture synthesis, DeepDream, class visualisation) reads no data: its
+  twins step on an empty batch (`batch({})` is {}), hold the frozen network as a module with
+  `requires_grad` off (autograd then computes no weight gradient, as jaxgen differentiates
+  with respect to the image only) and the image's parameters as their one group. Their
+  integer draws (rolls, the scale's index) are Python ints, what `torch.roll` takes. jaxgen's
+  `jnp.std` is the population standard deviation (`correction=0`), and its `abs` has the
+  derivative +1 at 0 (`jax_abs`), where neighbouring pixels are equal.
 - jaxgen's steps also return metrics the twins do not compute (gradient norms, mean
-  discriminator outputs): small reductions, left out here.
+  discriminator outputs): small reductions, left out here (but for the GAN's diagnostic of
+  the two generator losses' gradients, which costs a backward pass).
 """
 
 from __future__ import annotations
@@ -58,6 +74,7 @@ from jaxgen.data.text import IGNORE_TARGET
 from jaxgen.families.image_translation import model as translation_nets
 from jaxgen.nn.common import fit_channels, stride2_stages
 from jaxgen.nn.conv_transpose import _transpose_padding
+from jaxgen.train.replicas import replica
 
 LEAK = 0.2  # the DCGAN players', the U-Net's and the PatchGAN's leaky ReLU slope
 LOG_2PI = math.log(2.0 * math.pi)
@@ -188,16 +205,18 @@ def count(parameters: Iterable[torch.Tensor]) -> int:
 # ---- optimizers ----------------------------------------------------------------------------------
 
 
-def lr_factor(config):
-    """The config's learning-rate schedule as a factor of the rate at update `n` (what
+def lr_factor(config, steps: int | None = None):
+    """The config's learning-rate schedule over `steps` (the run's `config.steps` unless given:
+    a DBN layer's own budget) as a factor of the rate at update `n` (what
     jaxgen.train.state.learning_rate_schedule builds in optax), or None when constant."""
     schedule = config.get("lr_schedule", "constant")
-    steps = max(config.steps, 1)
+    total = config.steps if steps is None else steps
+    steps = max(total, 1)
     if schedule == "cosine":
         return lambda n: 0.5 * (1.0 + math.cos(math.pi * min(n, steps) / steps))
     if schedule == "linear_decay":
-        start = int(round(config.get("lr_decay_start", 0.5) * config.steps))
-        span = max(config.steps - start, 1)
+        start = int(round(config.get("lr_decay_start", 0.5) * total))
+        span = max(total - start, 1)
         return lambda n: 1.0 if n < start else 1.0 - min(n - start, span) / span
     if schedule != "constant":
         raise ValueError(f"the twins know no lr_schedule {schedule!r}")
@@ -258,6 +277,9 @@ class Twin:
     `GROUPS` ({group: path into jaxgen's state.params}), `draw` and `step`."""
 
     GROUPS: dict[str, tuple[str, ...]] = {}
+    # Images for convolutions: NCHW. A twin of dense networks sets it False and keeps each
+    # image a row in flax's (H, W, C) order, as jaxgen's Dense layers read it.
+    CHANNELS_FIRST = True
 
     def __init__(self, device):
         self.device = torch.device(device)
@@ -267,10 +289,13 @@ class Twin:
         return torch.from_numpy(np.array(array)).to(self.device, dtype)  # a copy: writable
 
     def images(self, array_NxHxWxC) -> torch.Tensor:
+        if not self.CHANNELS_FIRST:
+            return self.tensor(array_NxHxWxC).flatten(1)
         return self.tensor(array_NxHxWxC).permute(0, 3, 1, 2).contiguous()
 
     def batch(self, batch: dict) -> dict:
-        """Image arrays NHWC -> NCHW tensors, labels -> int64, on the device."""
+        """Image arrays NHWC -> NCHW tensors (rows N x HWC with `CHANNELS_FIRST` False),
+        labels -> int64, on the device."""
         out = {}
         for name, value in batch.items():
             value = np.asarray(value)
@@ -296,7 +321,7 @@ def check(condition: bool, what: str) -> None:
         raise SystemExit(f"the PyTorch twin does not cover this config: {what}")
 
 
-# ---- autoencoders: the conv denoising autoencoder and the conv VAE ---------------------------
+# ---- autoencoders and VAEs: dense and conv -------------------------------------------------
 
 
 class ConvAutoencoderNet(nn.Module):
@@ -361,10 +386,77 @@ def conv_autoencoder(task, code_size: int, decoder_input=None) -> ConvAutoencode
     return ConvAutoencoderNet(shape, channels, code_size, decoder_input)
 
 
-class DenoisingAETwin(Twin):
-    """experiments/denoising_ae.py: the input corrupted (salt and pepper: each value replaced
-    with probability `noise_level` by 0 or 1, equally likely), encoded and decoded; the mean
-    binary cross-entropy of the logits against the clean image; Adam."""
+ACTIVATIONS = {
+    "relu": F.relu,
+    "elu": F.elu,
+    "gelu": lambda x: F.gelu(x, approximate="tanh"),  # flax's nn.gelu is the tanh form
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda x: x,
+}
+
+
+class DenseAutoencoderNet(nn.Module):
+    """jaxgen's DenseAutoencoder (families/autoencoder/model.py) on rows in flax's (H, W, C)
+    order: Dense layers `hidden` with the activation, a Dense code (with the code activation),
+    the hidden widths reversed, a Dense layer to `output_size` logits. The encoder reads
+    `input_size` numbers and the decoder `decoder_input` (the code's width unless given): a
+    conditional VAE's rows carry the label planes, its z the one-hot label."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden: Sequence[int],
+        code_size: int,
+        output_size: int,
+        activation: str = "relu",
+        code_activation: str = "linear",
+        decoder_input: int | None = None,
+    ):
+        super().__init__()
+        widths = [input_size, *hidden]
+        self.encoder_layers = nn.ModuleList(
+            nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.code_layer = nn.Linear(widths[-1], code_size)
+        widths = [decoder_input or code_size, *hidden[::-1]]
+        self.decoder_layers = nn.ModuleList(
+            nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.output_layer = nn.Linear(widths[-1], output_size)
+        self.act, self.code_act = ACTIVATIONS[activation], ACTIVATIONS[code_activation]
+
+    def encode(self, x):
+        for layer in self.encoder_layers:
+            x = self.act(layer(x))
+        return self.code_act(self.code_layer(x))
+
+    def decode(self, z):
+        for layer in self.decoder_layers:
+            z = self.act(layer(z))
+        return self.output_layer(z)
+
+    def load(self, p: dict) -> None:
+        for i, layer in enumerate(self.encoder_layers):
+            load_dense(layer, p[f"encoder_layers_{i}"])
+        load_dense(self.code_layer, p["code_layer"])
+        for i, layer in enumerate(self.decoder_layers):
+            load_dense(layer, p[f"decoder_layers_{i}"])
+        load_dense(self.output_layer, p["output_layer"])
+
+
+def check_dense_autoencoder(model) -> None:
+    check(model.activation in ACTIVATIONS, f"model.activation one of {sorted(ACTIVATIONS)}")
+    check(model.code_activation in ACTIVATIONS, "model.code_activation")
+
+
+class AutoencoderTwin(Twin):
+    """experiments/autoencoder.py (the dense autoencoder: rows of 784 pixels, 784-32-784 by
+    default) and experiments/denoising_ae.py (the conv one): the input corrupted or not (salt
+    and pepper: each value replaced with probability `noise_level` by 0 or 1, equally likely),
+    encoded and decoded; the reconstruction loss against the clean image (MSE or L1 of the
+    pixels, the sigmoid of the logits or the logits themselves, or the binary cross-entropy of
+    the logits); jaxgen's aux metric `mse` beside it; Adam with the config's schedule."""
 
     GROUPS = {"autoencoder": ("params",)}
 
@@ -372,13 +464,24 @@ class DenoisingAETwin(Twin):
         super().__init__(device)
         config = task.config
         m, o = config.model, config.objective
-        check_conv_autoencoder(m)
-        check(m.code_activation == "linear", "model.code_activation must be linear")
-        check(o.reconstruction == "bce" and o.output == "sigmoid", "objective: bce on sigmoid")
+        check(m.kind in ("dense", "conv"), "model.kind: dense or conv")
+        check(o.reconstruction in ("mse", "l1", "bce"), "objective.reconstruction")
+        check(o.output in ("sigmoid", "linear"), "objective.output")
         check(o.corruption in ("salt_pepper", "none"), "objective.corruption: salt_pepper, none")
         check(o.sparsity == "none" and not o.contractive_weight, "no sparsity, no contraction")
         self.objective = o
-        self.net = conv_autoencoder(task, m.code_size).to(self.device)
+        if m.kind == "conv":
+            check_conv_autoencoder(m)
+            check(m.code_activation == "linear", "model.code_activation must be linear")
+            self.net = conv_autoencoder(task, m.code_size)
+        else:
+            check_dense_autoencoder(m)
+            self.CHANNELS_FIRST = False
+            pixels = math.prod(task.train_split.image_shape)
+            self.net = DenseAutoencoderNet(
+                pixels, tuple(m.hidden), m.code_size, pixels, m.activation, m.code_activation
+            )
+        self.net = self.net.to(self.device)
         self.net.load(state.params["params"])
         self.modules = {"autoencoder": self.net}
         self.adam = Adam(self.net.parameters(), config, config.learning_rate)
@@ -386,20 +489,41 @@ class DenoisingAETwin(Twin):
     def draw(self, batch):
         x = batch["image"]
         if self.objective.corruption == "none":
-            return {"x_in": x}
+            return {}
         hit = torch.rand_like(x) < self.objective.noise_level
         salt = (torch.rand_like(x) < 0.5).to(x.dtype)
         return {"x_in": torch.where(hit, salt, x)}
 
     def step(self, batch, draws=None):
         draws = self.draw(batch) if draws is None else draws
-        x = batch["image"]
-        logits = self.net.decode(self.net.encode(draws["x_in"]))
-        loss = F.binary_cross_entropy_with_logits(logits, x)
+        o, x = self.objective, batch["image"]
+        logits = self.net.decode(self.net.encode(draws.get("x_in", x)))
+        recon = torch.sigmoid(logits) if o.output == "sigmoid" else logits
+        if o.reconstruction == "bce":
+            loss = F.binary_cross_entropy_with_logits(logits, x)
+        elif o.reconstruction == "l1":
+            loss = torch.mean(torch.abs(recon - x))
+        else:
+            loss = torch.mean((recon - x) ** 2)
         with torch.no_grad():  # jaxgen's aux metric
-            mse = torch.mean((torch.sigmoid(logits) - x) ** 2)
+            mse = loss.detach() if o.reconstruction == "mse" else torch.mean((recon - x) ** 2)
         self.adam.update(torch.autograd.grad(loss, self.adam.params))
         return {"loss": loss.detach(), "mse": mse}
+
+
+def log_likelihood(x, decoded, log_scale, likelihood: str):
+    """log p(x | z) per example, summed over the pixels (families/vae/losses.py): Bernoulli on
+    logits, else a Gaussian of mean `decoded` and scale exp(log_scale)."""
+    x, decoded = x.flatten(1), decoded.flatten(1)
+    if likelihood == "bernoulli":
+        return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(1)
+    scaled = (x - decoded) * torch.exp(-log_scale)
+    return torch.sum(-0.5 * scaled.square() - log_scale - 0.5 * LOG_2PI, dim=1)
+
+
+def gaussian_kl(mean, logvar):
+    """KL(N(mean, exp(logvar)) || N(0, I)) per example."""
+    return 0.5 * torch.sum(logvar.exp() + mean.square() - 1.0 - logvar, dim=1)
 
 
 class ConvVAETwin(Twin):
@@ -437,13 +561,96 @@ class ConvVAETwin(Twin):
         x = batch["image"]
         mean, logvar = self.net.encode(x).chunk(2, dim=1)
         z = mean + torch.exp(0.5 * logvar) * draws["eps"]
-        out, log_scale = self.net.decode(z), self.net.log_scale
-        scaled = (x - out).flatten(1) * torch.exp(-log_scale)
-        log_px = torch.sum(-0.5 * scaled.square() - log_scale - 0.5 * LOG_2PI, dim=1)
-        kl = 0.5 * torch.sum(logvar.exp() + mean.square() - 1.0 - logvar, dim=1)
-        loss = torch.mean(-log_px + kl)
+        log_px = log_likelihood(x, self.net.decode(z), self.net.log_scale, "gaussian_learned")
+        loss = torch.mean(-log_px + gaussian_kl(mean, logvar))
         self.adam.update(torch.autograd.grad(loss, self.adam.params))
         return {"loss": loss.detach()}
+
+
+class DenseVAETwin(Twin):
+    """experiments/cvae.py (and experiments/vae.py): the dense VAE, conditional or not, on rows
+    in flax's (H, W, C) order. The training pixels binarized afresh (one uniform draw per pixel
+    against its grey level) when `binarize` is dynamic; a conditional VAE's encoder reads the
+    image with the one-hot label appended at every pixel (K constant planes, so its first Dense
+    layer has H W (C + K) inputs, as jaxgen's), its decoder z with the one-hot label appended;
+    one reparametrized z; the Bernoulli (or Gaussian) likelihood; loss = mean of -log p(x | z)
+    + w KL(q || N(0, I)), w = beta ramped over the first `kl_warmup_steps` updates; Adam with
+    the config's schedule."""
+
+    GROUPS = {"vae": ("params",)}
+    CHANNELS_FIRST = False
+
+    def __init__(self, task, state, device="cpu"):
+        super().__init__(device)
+        config = task.config
+        m, o = config.model, task.objective  # the objective with "auto" resolved
+        check(m.kind == "dense", "model.kind=dense")
+        check_dense_autoencoder(m)
+        check(o.kind == "elbo" and o.importance_samples == 1, "the ELBO with one draw")
+        check(o.binarize in ("dynamic", "none"), "objective.binarize: dynamic or none")
+        check(o.likelihood in ("bernoulli", "gaussian_learned"), "bernoulli, gaussian_learned")
+        self.o, self.latent_size = o, m.latent_size
+        height, width, channels = task.image_shape
+        self.positions, self.channels = height * width, channels
+        self.classes = task.num_classes if m.conditional else 0
+        self.net = DenseAutoencoderNet(
+            self.positions * (channels + self.classes),
+            tuple(m.hidden),
+            2 * m.latent_size,
+            self.positions * channels,
+            m.activation,
+            "linear",
+            decoder_input=m.latent_size + self.classes,
+        ).to(self.device)
+        p = state.params["params"]
+        self.net.load(p["network"])
+        self.log_scale = torch.zeros((), device=self.device)
+        if o.likelihood == "gaussian_learned":
+            self.net.log_scale = nn.Parameter(torch.zeros((), device=self.device))
+            put(self.net.log_scale, p["log_scale"])
+            self.log_scale = self.net.log_scale
+        self.modules = {"vae": self.net}
+        self.adam = Adam(self.net.parameters(), config, config.learning_rate)
+        self.updates = int(np.asarray(state.step))  # the KL warm-up's clock
+
+    def draw(self, batch):
+        x = batch["image"]
+        draws = {"eps": torch.randn(x.shape[0], self.latent_size, device=self.device)}
+        if self.o.binarize == "dynamic":
+            draws["bits_u"] = torch.rand_like(x)
+        return draws
+
+    def kl_weight(self) -> float:
+        o = self.o
+        if not o.kl_warmup_steps:
+            return o.beta
+        return o.beta * min(1.0, (self.updates + 1) / o.kl_warmup_steps)
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        x = batch["image"]
+        if self.o.binarize == "dynamic":
+            x = (draws["bits_u"] < x).to(x.dtype)
+        inputs, code = x, None
+        if self.classes:
+            code = F.one_hot(batch["label"], self.classes).to(x.dtype)
+            b, k = x.shape[0], self.classes
+            planes = code[:, None, :].expand(b, self.positions, k)
+            inputs = torch.cat([x.view(b, self.positions, self.channels), planes], 2).flatten(1)
+        mean, logvar = self.net.encode(inputs).chunk(2, dim=1)
+        z = mean + torch.exp(0.5 * logvar) * draws["eps"]
+        if self.classes:
+            z = torch.cat([z, code], 1)
+        log_px = log_likelihood(x, self.net.decode(z), self.log_scale, self.o.likelihood)
+        kl = gaussian_kl(mean, logvar)
+        loss = torch.mean(-log_px + self.kl_weight() * kl)
+        self.adam.update(torch.autograd.grad(loss, self.adam.params))
+        self.updates += 1
+        return {
+            "loss": loss.detach(),
+            "elbo": torch.mean(log_px - kl).detach(),
+            "kl_nats": torch.mean(kl).detach(),
+        }
 
 
 # ---- the DCGAN-style players (VAE-GAN, BiGAN) ---------------------------------------------------
@@ -817,6 +1024,244 @@ class BiGANTwin(Twin):
         self.adams["generator"].update(grads[len(e_params) :])
         self.average.update()
         return {"loss": d_loss.detach(), "encoder_generator_loss": eg_loss.detach()}
+
+
+# ---- GANs: the MLP players on 2-D mixtures and the (conditional) DCGAN -------------------------
+
+
+def with_label(x, label, classes: int):
+    """families/gan/model.py _with_label: the one-hot label appended to rows (z, a 2-D point),
+    or as `classes` constant planes after an NCHW image's channels."""
+    if not classes:
+        return x
+    code = F.one_hot(label, classes).to(x.dtype)
+    if x.ndim == 2:
+        return torch.cat([x, code], 1)
+    return torch.cat([x, code[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+
+
+class MLPNet(nn.Module):
+    """families/gan/model.py MLPGenerator (ReLU, `out` outputs) and MLPDiscriminator (leaky
+    ReLU, one logit): Dense layers `hidden`, then a Dense output; the label appended to the
+    input when conditional."""
+
+    def __init__(self, in_size, hidden, out, activation, classes: int = 0):
+        super().__init__()
+        widths = [in_size + classes, *hidden]
+        self.layers = nn.ModuleList(
+            nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.out = nn.Linear(widths[-1], out)
+        self.activation, self.classes = activation, classes
+
+    def forward(self, x, label=None):
+        x = with_label(x, label, self.classes)
+        for layer in self.layers:
+            x = self.activation(layer(x))
+        return self.out(x)
+
+    def load(self, p: dict, stats: dict) -> None:
+        for i, layer in enumerate([*self.layers, self.out]):
+            load_dense(layer, p[f"Dense_{i}"])
+
+
+class DCGANPlayerNet(nn.Module):
+    """A DCGAN player with the label: the generator (DCGANGeneratorNet) reads [z; one-hot], the
+    discriminator (5x5 stride-2 convolutions with leaky ReLU, ConvTrunk, then a Dense logit)
+    the image with K label planes; unconditional with `classes` 0."""
+
+    def __init__(self, net: nn.Module, classes: int, dense: nn.Linear | None = None):
+        super().__init__()
+        self.net, self.classes, self.dense = net, classes, dense
+
+    def forward(self, x, label=None):
+        x = with_label(x, label, self.classes)
+        if self.dense is None:
+            return self.net(x)
+        return self.dense(self.net(x)[-1].flatten(1))
+
+    def load(self, p: dict, stats: dict) -> None:
+        if self.dense is None:
+            self.net.load(p, stats)
+        else:
+            self.net.load(p)
+            load_dense(self.dense, p["Dense_0"], rows_hwc=self.net.out_hwc)
+
+
+def gan_players(task, m) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) as families/gan/model.py build_players makes them."""
+    classes = task.num_classes if m.conditional else 0
+    shape = tuple(task.players.data_shape)
+    if m.kind == "mlp":
+        leaky = lambda x: F.leaky_relu(x, LEAK)  # noqa: E731
+        generator = MLPNet(m.latent_size, tuple(m.generator_hidden), shape[-1], F.relu, classes)
+        discriminator = MLPNet(shape[-1], tuple(m.discriminator_hidden), 1, leaky, classes)
+        return generator, discriminator
+    stages = stride2_stages(*shape[:2])
+    g_channels = fit_channels(m.generator_channels, stages + 1, "first")
+    d_channels = fit_channels(m.discriminator_channels, stages, "last")
+    generator = DCGANGeneratorNet(shape, g_channels, m.latent_size + classes)
+    trunk = ConvTrunk((*shape[:2], shape[-1] + classes), d_channels)
+    dense = nn.Linear(math.prod(trunk.out_hwc), 1)
+    return DCGANPlayerNet(generator, classes), DCGANPlayerNet(trunk, classes, dense)
+
+
+def discriminator_loss(kind: str, real, fake):
+    """families/gan/losses.py discriminator_loss (without the gradient penalty)."""
+    if kind in ("minimax", "non_saturating"):
+        return softplus_mean(-real) + softplus_mean(fake)
+    if kind == "wasserstein_gp":
+        return fake.mean() - real.mean()
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def generator_loss(kind: str, fake):
+    if kind == "minimax":
+        return -softplus_mean(fake)
+    if kind == "non_saturating":
+        return softplus_mean(-fake)
+    return -fake.mean()
+
+
+def global_norm(tensors):
+    return torch.linalg.vector_norm(torch.stack([t.norm() for t in tensors]))
+
+
+class GANPlayers:
+    """One run's players (a replica's, in a many-seed task) and its step
+    (families/gan/adversarial.py make_adversarial_step): k discriminator updates, update i on
+    real minibatch i and G(z_i) (train mode, no gradient) in one D call, with the gradient
+    penalty on x_hat = real + u (fake - real) for wasserstein_gp (the critic's gradient with
+    respect to x_hat kept in the graph: a double backward); then the generator's update with
+    fresh z and minibatch 0's labels through the updated D; with `compare_generator_losses`
+    the minimax and non-saturating gradients both (one more backward pass from the same
+    forward pass); the generator's weight average."""
+
+    def __init__(self, task, state, device):
+        config = task.config
+        m, self.o = config.model, config.objective
+        check(not m.spectral_norm, "no spectral norm")
+        check(m.kind in ("mlp", "dcgan"), "model.kind: mlp or dcgan")
+        self.device, self.latent_size = device, m.latent_size
+        generator, discriminator = gan_players(task, m)
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            net.load(state.params[name], state.batch_stats[name])
+        self.generator, self.discriminator = generator.to(device), discriminator.to(device)
+        self.adams = {
+            name: Adam(net.parameters(), config, config[f"{name}_learning_rate"])
+            for name, net in (
+                ("generator", self.generator),
+                ("discriminator", self.discriminator),
+            )
+        }
+        self.average = WeightAverage(self.generator.parameters(), self.o.average_decay)
+        self.average.updates = int(np.asarray(state.step))
+        self.generator.train()
+        self.discriminator.train()
+
+    def draw(self, batch):
+        k, b = self.o.discriminator_steps, batch["x"].shape[0] // self.o.discriminator_steps
+        draws = {
+            "z_d": torch.randn(k, b, self.latent_size, device=self.device),
+            "z_g": torch.randn(b, self.latent_size, device=self.device),
+        }
+        if self.o.loss == "wasserstein_gp":
+            draws["u"] = torch.rand(k, b, device=self.device)
+        return draws
+
+    def penalty(self, real, fake, label, u):
+        """mean (||d D / d x at x_hat|| - 1)^2, kept in the graph for D's gradient."""
+        u = u.view(-1, *[1] * (real.ndim - 1))
+        x_hat = (real + u * (fake - real)).requires_grad_(True)
+        (grad,) = torch.autograd.grad(
+            self.discriminator(x_hat, label).sum(), x_hat, create_graph=True
+        )
+        norms = torch.sqrt(grad.flatten(1).square().sum(1) + 1e-12)
+        return torch.mean((norms - 1.0) ** 2)
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        o, kind, k = self.o, self.o.loss, self.o.discriminator_steps
+        reals, labels = batch["x"].chunk(k), batch["label"].chunk(k)
+        d_adam, g_adam = self.adams["discriminator"], self.adams["generator"]
+        d_losses, penalties = [], []
+        for i in range(k):
+            real, label = reals[i], labels[i]
+            with torch.no_grad():
+                fake = self.generator(draws["z_d"][i], label)
+            logits = self.discriminator(torch.cat([real, fake]), torch.cat([label, label]))
+            l_real, l_fake = logits[:, 0].chunk(2)
+            loss = discriminator_loss(kind, l_real, l_fake)
+            if kind == "wasserstein_gp":
+                penalty = self.penalty(real, fake, label, draws["u"][i])
+                loss = loss + o.gradient_penalty * penalty
+                penalties.append(penalty.detach())
+            d_adam.update(torch.autograd.grad(loss, d_adam.params))
+            d_losses.append(loss.detach())
+        metrics = {"loss": torch.stack(d_losses).mean()}
+        if penalties:
+            metrics["gradient_penalty"] = torch.stack(penalties).mean()
+
+        fake_logits = self.discriminator(self.generator(draws["z_g"], labels[0]), labels[0])[:, 0]
+        g_loss = generator_loss(kind, fake_logits)
+        others = ()
+        if o.compare_generator_losses:
+            others = [other for other in ("minimax", "non_saturating") if other != kind]
+        grads = torch.autograd.grad(g_loss, g_adam.params, retain_graph=bool(others))
+        metrics["generator_loss"] = g_loss.detach()
+        if o.compare_generator_losses:
+            metrics[f"generator_grad_norm_{kind}"] = global_norm(grads)
+            for j, other in enumerate(others):
+                last = j == len(others) - 1
+                other_loss = generator_loss(other, fake_logits)
+                other_grads = torch.autograd.grad(other_loss, g_adam.params, retain_graph=not last)
+                metrics[f"generator_grad_norm_{other}"] = global_norm(other_grads)
+        g_adam.update(grads)
+        self.average.update()
+        return metrics
+
+
+class GANTwin(Twin):
+    """experiments/cgan.py, experiments/wgan_gp.py, experiments/gan_ring.py (families/gan/): the
+    GAN step of GANPlayers. A many-seed task (`--config.seeds`, jaxgen/train/replicated.py: the
+    step vmapped over R replicas, each with its own players, optimizers and batch) is R such
+    players stepped one after another, as R runs would be without vmap; the metrics are the
+    means over the replicas and each seed's own (`seedS/NAME`), as jaxgen's. Batches and draws
+    are lists, one entry a replica."""
+
+    GROUPS = {"generator": ("generator",), "discriminator": ("discriminator",)}
+
+    def __init__(self, task, state, device="cpu"):
+        super().__init__(device)
+        self.seeds = getattr(task, "seeds", None)  # a ReplicatedTask's
+        inner = task.task if self.seeds else task
+        states = [state] if not self.seeds else [replica(state, r) for r in range(len(self.seeds))]
+        self.replicas = [GANPlayers(inner, s, self.device) for s in states]
+        self.modules = {
+            "generator": nn.ModuleList(p.generator for p in self.replicas),
+            "discriminator": nn.ModuleList(p.discriminator for p in self.replicas),
+        }
+
+    def batch(self, batch: dict) -> list[dict]:
+        if not self.seeds:
+            return [super().batch(batch)]
+        return [
+            super(GANTwin, self).batch({k: np.asarray(v)[r] for k, v in batch.items()})
+            for r in range(len(self.seeds))
+        ]
+
+    def draw(self, batch):
+        return [p.draw(b) for p, b in zip(self.replicas, batch, strict=True)]
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        runs = [p.step(b, d) for p, b, d in zip(self.replicas, batch, draws, strict=True)]
+        if not self.seeds:
+            return runs[0]
+        metrics = {name: torch.stack([r[name] for r in runs]).mean() for name in runs[0]}
+        for seed, run in zip(self.seeds, runs, strict=True):
+            metrics.update({f"seed{seed}/{name}": value for name, value in run.items()})
+        return metrics
 
 
 # ---- image translation: pix2pix and CycleGAN -----------------------------------------------------
@@ -1267,6 +1712,129 @@ class CharLMTwin(Twin):
         return {"loss": loss.detach()}
 
 
+# ---- the deep belief network's greedy layers ------------------------------------------------
+
+
+class DBNLayerTwin(Twin):
+    """experiments/dbn.py (families/dbn/task.py `_pretrain_step`): one step of the greedy
+    pretraining phase of layer `LAYER` (0-based), which updates that RBM only: the batch's
+    pixels binarized afresh (uniforms below the grey levels), passed up through the frozen
+    layers below as hidden probabilities (no gradient), joined to the one-hot labels at the top
+    layer; the negatives `gibbs_steps` rounds of block Gibbs sampling v -> h -> v from the
+    persistent chains (PCD; from the data for CD), the top layer's label units drawn from
+    their softmax (Gumbel noise, as JAX's `categorical`); the gradient of mean F(data) - mean
+    F(negatives); SGD with momentum after L2 weight decay on the weights only, the rate's
+    schedule over the layer's own budget; the chains kept. Metrics: that loss and the
+    mean-field reconstruction error (of the feature units only at the top)."""
+
+    LAYER = 0
+    GROUPS = {"rbm1": ("rbm1",)}
+    CHANNELS_FIRST = False
+
+    def __init__(self, task, state, device="cpu"):
+        super().__init__(device)
+        from jaxgen.families.dbn.model import layer_name
+
+        config, o = task.config, task.config.objective
+        check(o.kind in ("pcd", "cd"), "objective.kind: pcd or cd")
+        self.o, self.layer, self.top = o, self.LAYER, self.LAYER == task.top
+        self.labels = task.num_labels
+        self.below = [
+            (self.tensor(state.params[layer_name(i)]["weights"]),
+             self.tensor(state.params[layer_name(i)]["hidden_bias"]))
+            for i in range(self.layer)
+        ]  # fmt: skip
+        p = state.params[layer_name(self.layer)]
+        self.rbm = nn.ParameterDict(
+            {k: nn.Parameter(self.tensor(p[k])) for k in ("weights", "visible_bias", "hidden_bias")}
+        )
+        self.modules = {layer_name(self.layer): self.rbm}
+        self.chains = self.tensor(state.chains)
+        budget = task.budgets[self.layer]
+        rbm = self.rbm
+        self.optimizer = torch.optim.SGD(
+            [
+                {"params": [rbm["weights"]], "weight_decay": o.weight_decay},
+                {"params": [rbm["visible_bias"], rbm["hidden_bias"]], "weight_decay": 0.0},
+            ],
+            lr=config.learning_rate,
+            momentum=o.momentum,
+        )
+        factor = lr_factor(config, budget)
+        self.schedule = None
+        if factor is not None:
+            self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+
+    def draw(self, batch):
+        b = batch["image"].shape[0]
+        visible, hidden = self.rbm["weights"].shape
+        k = self.o.gibbs_steps
+        features = visible - self.labels if self.top else visible
+        draws = {
+            "bits_u": torch.rand_like(batch["image"]),
+            "h_u": torch.rand(k, b, hidden, device=self.device),
+            "v_u": torch.rand(k, b, features, device=self.device),
+        }
+        if self.top:
+            u = torch.rand(k, b, self.labels, device=self.device)
+            draws["gumbel"] = -torch.log(-torch.log(u))
+        return draws
+
+    def free_energy(self, v):
+        rbm = self.rbm
+        return -(v @ rbm["visible_bias"]) - F.softplus(v @ rbm["weights"] + rbm["hidden_bias"]).sum(
+            1
+        )
+
+    def gibbs(self, v, draws):
+        rbm = self.rbm
+        for i in range(self.o.gibbs_steps):
+            h = (draws["h_u"][i] < torch.sigmoid(v @ rbm["weights"] + rbm["hidden_bias"])).float()
+            logits = h @ rbm["weights"].T + rbm["visible_bias"]
+            if not self.top:
+                v = (draws["v_u"][i] < torch.sigmoid(logits)).float()
+                continue
+            bits = (draws["v_u"][i] < torch.sigmoid(logits[:, : -self.labels])).float()
+            label = torch.argmax(logits[:, -self.labels :] + draws["gumbel"][i], dim=1)
+            v = torch.cat([bits, F.one_hot(label, self.labels).float()], 1)
+        return v
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        rbm = self.rbm
+        x = (draws["bits_u"] < batch["image"]).float()
+        with torch.no_grad():
+            for weights, bias in self.below:
+                x = torch.sigmoid(x @ weights + bias)
+            if self.top:
+                x = torch.cat([x, F.one_hot(batch["label"], self.labels).float()], 1)
+            negatives = self.gibbs(self.chains if self.o.kind == "pcd" else x, draws)
+        loss = self.free_energy(x).mean() - self.free_energy(negatives).mean()
+        grads = torch.autograd.grad(loss, list(rbm.values()))
+        with torch.no_grad():
+            hidden = torch.sigmoid(x @ rbm["weights"] + rbm["hidden_bias"])
+            recon = torch.sigmoid(hidden @ rbm["weights"].T + rbm["visible_bias"])
+            units = x.shape[1] - self.labels if self.top else x.shape[1]
+            error = torch.mean((x - recon)[:, :units] ** 2)
+        for p, g in zip(rbm.values(), grads, strict=True):
+            p.grad = g
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.o.kind == "pcd":
+            self.chains = negatives
+        return {"loss": loss.detach(), "reconstruction_error": error}
+
+
+def dbn_layer_twin(layer: int) -> type[DBNLayerTwin]:
+    """The twin of the pretraining step of layer `layer` (0-based)."""
+    name = f"rbm{layer + 1}"
+    return type(
+        f"DBNLayer{layer + 1}Twin", (DBNLayerTwin,), {"LAYER": layer, "GROUPS": {name: (name,)}}
+    )
+
+
 # ---- the feature classifier ----------------------------------------------------------------
 
 
@@ -1338,13 +1906,388 @@ class ClassifierTwin(Twin):
         return {"loss": loss.detach()}
 
 
+# ---- convnets run in reverse: the image is trained, the network frozen ---------------------
+
+
+def jax_abs(x):
+    """|x| with JAX's derivative, +1 at 0 (`jnp.abs`'s rule); PyTorch's `abs` has 0 there, and
+    neighbouring pixels of flat or clipped regions are exactly equal."""
+    return torch.where(x >= 0, x, -x)
+
+
+def total_variation(x_NCHW):
+    """N: image_params.total_variation (tf.image.total_variation: a sum, not a mean)."""
+    dy = jax_abs(x_NCHW[:, :, 1:] - x_NCHW[:, :, :-1]).sum((1, 2, 3))
+    return dy + jax_abs(x_NCHW[:, :, :, 1:] - x_NCHW[:, :, :, :-1]).sum((1, 2, 3))
+
+
+def to_channels(x_NCHW, channels: int):
+    """pixel_task.to_channels: RGB to luminance for a gray network, gray repeated for RGB."""
+    have = x_NCHW.shape[1]
+    if have == channels:
+        return x_NCHW
+    if channels == 1:
+        from jaxgen.families.reverse.pixel_task import LUMINANCE
+
+        weights = torch.tensor(LUMINANCE, dtype=x_NCHW.dtype, device=x_NCHW.device)
+        return torch.einsum("nchw,c->nhw", x_NCHW, weights)[:, None]
+    return x_NCHW.repeat(1, channels, 1, 1)
+
+
+def same_avg_pool2(x):
+    """flax's avg_pool((2, 2), strides (2, 2), padding "SAME"): an odd side padded by one zero
+    row or column after (XLA's SAME), every window divided by 4 (the padding counted)."""
+    (top, bottom), (left, right) = same_pads(x.shape[2], 2, 2), same_pads(x.shape[3], 2, 2)
+    if top or bottom or left or right:
+        x = F.pad(x, (left, right, top, bottom))
+    return F.avg_pool2d(x, 2)
+
+
+class MultiscaleNet(nn.Module):
+    """networks.multiscale_forward: the pixels minus 0.5, one SAME convolution a filter size
+    (stride 1) + ReLU, by size; `multiscale` is all the maps on the channel axis. Frozen."""
+
+    def __init__(self, weights: dict):
+        super().__init__()
+        self.names = sorted(weights, key=lambda n: int(n.removeprefix("scale")))
+        self.convs = nn.ModuleList()
+        for name in self.names:
+            size, _, channels, width = np.shape(weights[name]["kernel"])
+            conv = SameConv2d(channels, width, size)
+            load_conv(conv, weights[name])
+            self.convs.append(conv)
+        self.requires_grad_(False)
+
+    def activations(self, x, layers: Iterable[str]) -> dict:
+        from jaxgen.families.reverse.networks import MULTISCALE_LAYER
+
+        layers = set(layers)
+        every = MULTISCALE_LAYER in layers
+        x = x - 0.5
+        maps = {
+            name: F.relu(conv(x))
+            for name, conv in zip(self.names, self.convs, strict=True)
+            if every or name in layers
+        }
+        if every:
+            maps[MULTISCALE_LAYER] = torch.cat(list(maps.values()), 1)
+        return maps
+
+
+class FeatureClassifierNet(ClassifierNet):
+    """networks.classifier_forward (jaxgen's DigitClassifier): the post-ReLU maps `conv1` and
+    `conv2`, the 128 `features` and the `logits`, computed up to the deepest layer asked for
+    (the maps take any size: SAME average pooling, as flax's). Frozen."""
+
+    def __init__(self, image_shape, num_classes: int, params: dict):
+        super().__init__(image_shape, num_classes)
+        self.load(params["params"])
+        self.requires_grad_(False)
+
+    def activations(self, x, layers: Iterable[str]) -> dict:
+        layers = set(layers)
+        out = {"conv1": F.relu(self.conv1(x))}
+        if layers <= {"conv1"}:
+            return out
+        out["conv2"] = F.relu(self.conv2(same_avg_pool2(out["conv1"])))
+        if layers <= {"conv1", "conv2"}:
+            return out
+        out["features"] = F.relu(self.dense(same_avg_pool2(out["conv2"]).flatten(1)))
+        out["logits"] = self.logits(out["features"])
+        return out
+
+
+def frozen_network(task, device):
+    """The task's optimised-against network (`config.network`) as a frozen module with
+    `activations(images_NCHW, layers) -> {layer: NCHW maps or N x K}`: the random multi-scale
+    layer or jaxgen's feature classifier (VGG's copy is benchmarks/style_transfer_step.py's)."""
+    network, kind = task.network, task.config.network
+    check(kind in ("random_multiscale", "classifier"), "network: random_multiscale or classifier")
+    weights = task.frozen_inputs().arrays["network"]
+    if kind == "random_multiscale":
+        return MultiscaleNet(weights).to(device)
+    shape = (*network.exact_size, network.channels)
+    return FeatureClassifierNet(shape, network.num_classes, weights).to(device)
+
+
+def draw_shift(max_shift: int) -> list[int]:
+    """image_params._random_shift: (dy, dx), each uniform on the integers of [-max_shift,
+    max_shift], as Python ints (what torch.roll takes)."""
+    return torch.randint(-max_shift, max_shift + 1, (2,)).tolist()
+
+
+def roll(x_NCHW, shift):
+    """jnp.roll of NHWC images by (dy, dx) on their spatial axes."""
+    return torch.roll(x_NCHW, (int(shift[0]), int(shift[1])), dims=(2, 3))
+
+
+class PixelTwin(Twin):
+    """What the reverse family's twins share (families/reverse/pixel_task.py): no data (the
+    step's batch is empty: `batch({})` is {}), the frozen network, the image's parameters as
+    the one trained group, `GROUPS` {"image": all of state.params}."""
+
+    GROUPS = {"image": ()}
+
+    def __init__(self, task, params: dict, device):
+        super().__init__(device)
+        self.net = frozen_network(task, self.device)
+        self.channels = task.network.channels
+        self.params = nn.ParameterDict({k: nn.Parameter(self.images(v)) for k, v in params.items()})
+        self.modules = {"image": self.params}
+
+    def features(self, images_NCHW, layers):
+        return self.net.activations(to_channels(images_NCHW, self.channels), layers)
+
+    def pixel_adam(self, config) -> torch.optim.Adam:
+        """pixel_task.pixel_optimizer's Adam (also the visualisation's): constant rate, betas
+        (adam_b1, 0.999), eps adam_eps."""
+        check(config.optimizer == "adam", "optimizer adam (L-BFGS's line search has no twin)")
+        return torch.optim.Adam(
+            self.params.values(),
+            lr=config.learning_rate,
+            betas=(config.adam_b1, 0.999),
+            eps=config.adam_eps,
+        )
+
+
+def gram(features_NCHW):
+    """losses.gram: N x C x C, the mean outer product of the feature vectors over positions."""
+    flat = features_NCHW.flatten(2)
+    return flat @ flat.transpose(1, 2) / flat.shape[2]
+
+
+class TextureTwin(PixelTwin):
+    """experiments/texture_synthesis.py (families/reverse/style.py StyleTask, method texture):
+    the image (1 x H x W x C, pixels in [0, 1]) in the frozen network, the style loss (the mean
+    over the style layers of the mean squared difference between the image's Gram matrix and
+    the exemplar's, jaxgen's targets), total variation; style_weight * style + tv_weight * TV;
+    its gradient with respect to the pixels; Adam (lr, beta1, eps from the config); the pixels
+    clipped to [0, 1]. Nothing is drawn. Metrics: loss, style_loss, total_variation."""
+
+    def __init__(self, task, state, device="cpu"):
+        check(task.texture, "method texture (style transfer's copy is style_transfer_step.py)")
+        super().__init__(task, state.params, device)
+        self.config = config = task.config
+        grams = task.frozen_inputs().arrays["targets"]["grams"]
+        self.grams = {k: self.tensor(v) for k, v in grams.items()}
+        self.adam = self.pixel_adam(config)
+
+    def draw(self, batch):
+        return {}
+
+    def image(self):
+        return self.params["image"].detach()
+
+    def step(self, batch, draws=None):
+        config, image = self.config, self.params["image"]
+        feats = self.features(image, self.grams)
+        per_layer = [torch.mean((gram(feats[k]) - t) ** 2, (1, 2)) for k, t in self.grams.items()]
+        style = torch.stack(per_layer).mean(0)[0]
+        tv = total_variation(image)[0]
+        loss = config.style_weight * style + config.tv_weight * tv
+        (image.grad,) = torch.autograd.grad(loss, [image])
+        self.adam.step()
+        self.adam.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            image.clamp_(0.0, 1.0)
+        return {"loss": loss.detach(), "style_loss": style.detach(), "total_variation": tv.detach()}
+
+
+class DreamTwin(PixelTwin):
+    """experiments/deepdream.py (families/reverse/dream.py), the step of octave `PHASE` (the
+    loop's phase; family_steps.py's `deepdream` entry times the same one): the image (1 x H x W
+    x C at that octave's size) rolled by a random (dy, dx) in [-max_roll, max_roll]^2, the
+    objective (the sum over the dream layers of the mean activation) and its gradient with
+    respect to the rolled pixels, rolled back and divided by its standard deviation (+ 1e-8;
+    the population one, as jnp.std: `correction=0`); image + step_size * gradient, clipped to
+    [0, 1]. As jaxgen's, the step also records the objective of the image entering the octave
+    (one more forward pass, at the octave's first step only: state.step == PHASE *
+    steps_per_octave) and of the new image (one more forward pass, every step), in `record`
+    (jaxgen's state.octave_objective). Draws: `shift`. Metrics: loss (minus the objective of
+    the rolled image), objective (after the step)."""
+
+    PHASE = 2
+
+    def __init__(self, task, state, device="cpu"):
+        super().__init__(task, state.params, device)
+        self.config = config = task.config
+        check(self.PHASE < len(task.octaves), f"at least {self.PHASE + 1} octaves")
+        size = tuple(np.shape(state.params["image"])[1:3])
+        check(size == tuple(task.sizes[self.PHASE]), "the state is at the octave's size")
+        self.layers = task.layers
+        self.max_roll = config.max_roll or max(size)
+        self.first_step = self.PHASE * config.steps_per_octave
+        self.steps = int(state.step)
+        self.record = self.tensor(state.octave_objective)
+
+    def draw(self, batch):
+        return {"shift": draw_shift(self.max_roll)}
+
+    def image(self):
+        return self.params["image"].detach()
+
+    def objective(self, image):
+        feats = self.features(image, self.layers)
+        return sum(feats[name].mean() for name in self.layers)
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        param = self.params["image"]
+        image = param.detach()
+        dy, dx = (int(s) for s in draws["shift"])
+        rolled = roll(image, (dy, dx)).requires_grad_(True)
+        value = self.objective(rolled)
+        (grad,) = torch.autograd.grad(value, [rolled])
+        grad = roll(grad, (-dy, -dx))
+        grad = grad / (grad.std(correction=0) + 1e-8)
+        with torch.no_grad():
+            new_image = torch.clamp(image + self.config.step_size * grad, 0.0, 1.0)
+            entering = self.record[self.PHASE, 0]
+            if self.steps == self.first_step:
+                entering = self.objective(image)
+            after = self.objective(new_image)
+            self.record[self.PHASE] = torch.stack([entering, after])
+            param.copy_(new_image)
+        self.steps += 1
+        return {"loss": -value.detach(), "objective": after}
+
+
+def resample_weights(in_size: int, out_size: int, scale, translation):
+    """in_size x out_size: the weights of jax.image.scale_and_translate's linear (triangle)
+    kernel, antialiased, along one axis: output pixel o's centre maps to input coordinate
+    (o + 0.5 - translation) / scale - 0.5; the triangle is widened by 1 / scale when
+    shrinking; each output's weights normalised to sum 1, zero where its centre maps outside
+    the input. `scale` and `translation` are float32 scalar tensors (drawn per step)."""
+    device = scale.device
+    inv = 1.0 / scale
+    kernel_scale = torch.clamp(inv, min=1.0)
+    sample = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * inv
+    sample = sample - translation * inv - 0.5
+    inputs = torch.arange(in_size, dtype=torch.float32, device=device)
+    x = torch.abs(sample[None, :] - inputs[:, None]) / kernel_scale
+    weights = torch.clamp(1.0 - x, min=0.0)
+    total = weights.sum(0, keepdim=True)
+    safe = torch.where(total != 0, total, torch.ones_like(total))
+    weights = torch.where(total.abs() > 1000.0 * np.finfo(np.float32).eps, weights / safe, 0.0)
+    inside = (sample >= -0.5) & (sample <= in_size - 0.5)
+    return torch.where(inside[None, :], weights, 0.0)
+
+
+def random_scale(x_NCHW, scales, index: int, margin: int):
+    """image_params.random_scale with the factor scales[index] (a float32 tensor of the
+    scales): the batch edge-padded by `margin`, then resampled (antialiased bilinear, the
+    weights of `resample_weights`) into its own size about its centre."""
+    _, _, height, width = x_NCHW.shape
+    padded = F.pad(x_NCHW, (margin,) * 4, mode="replicate")
+    scale = scales[index]
+    size = torch.tensor([height, width], dtype=torch.float32, device=scales.device)
+    translation = size / 2 - scale * (size + 2 * margin) / 2
+    rows = resample_weights(height + 2 * margin, height, scale, translation[0])
+    cols = resample_weights(width + 2 * margin, width, scale, translation[1])
+    return torch.einsum("nchw,hy,wx->ncyx", padded, rows, cols)
+
+
+class VisualisationTwin(PixelTwin):
+    """experiments/class_visualisation.py (families/reverse/visualise.py): N images, one a
+    target unit, from their parameters (fourier: the spectrum (real + i imag) times
+    image_params.fourier_scale * sqrt(H W), irfft2, the colour decorrelation for RGB, sigmoid;
+    pixel: the pixels clipped to [0, 1]); lucid's transforms, each one draw for the whole batch:
+    a roll by (dy, dx) in [-jitter, jitter]^2, a random scale (one of `scales`, edge-padded,
+    antialiased bilinear resampling into the same size), a roll by one pixel at most; the
+    frozen network's target layer, log-softmax for log_probability, each image's own unit (a
+    map's channel averaged over positions); loss -sum(values) + tv_weight * sum(TV of the
+    untransformed images); Adam (lr, beta1, eps) on the parameters. The spectrum is held
+    channels first (N x C x H x W//2+1), as the images. Draws: `shift1`, `scale_index`,
+    `shift2`. Metrics: loss, objective (the mean value), total_variation."""
+
+    def __init__(self, task, state, device="cpu"):
+        from jaxgen.families.reverse import image_params
+
+        super().__init__(task, state.params, device)
+        self.config = config = task.config
+        self.parametrisation = config.parametrisation
+        self.n, self.h, self.w, self.c = task.shape
+        if self.parametrisation == "fourier":
+            scale = image_params.fourier_scale(self.h, self.w, config.decay_power)
+            self.spectrum_scale = self.tensor(scale * np.float32(math.sqrt(self.h * self.w)))
+            self.colour = self.tensor(image_params.COLOR_MATRIX_3x3)
+        self.layer, self.units = task.layer, self.tensor(task.units, torch.int64)
+        self.log_probability = config.objective == "log_probability"
+        self.jitter = (config.jitter, min(1, config.jitter))
+        self.scales = self.tensor(task.scales)
+        shrink = max(0.0, 1.0 / min(task.scales) - 1.0)
+        self.margin = math.ceil(max(self.h, self.w) / 2 * shrink) + 1
+        self.adam = torch.optim.Adam(
+            self.params.values(),
+            lr=config.learning_rate,
+            betas=(config.adam_b1, 0.999),
+            eps=config.adam_eps,
+        )
+
+    def draw(self, batch):
+        return {
+            "shift1": draw_shift(self.jitter[0]),
+            "scale_index": int(torch.randint(0, len(self.scales), ())),
+            "shift2": draw_shift(self.jitter[1]),
+        }
+
+    def to_image(self):
+        if self.parametrisation == "pixel":
+            return torch.clamp(self.params["pixels"], 0.0, 1.0)
+        spectrum = torch.complex(self.params["real"], self.params["imag"]) * self.spectrum_scale
+        x = torch.fft.irfft2(spectrum, s=(self.h, self.w), dim=(-2, -1))
+        if self.c == 3:
+            x = torch.einsum("nchw,dc->ndhw", x, self.colour)
+        return torch.sigmoid(x)
+
+    def image(self):
+        with torch.no_grad():
+            return self.to_image()
+
+    def step(self, batch, draws=None):
+        draws = self.draw(batch) if draws is None else draws
+        images = self.to_image()
+        x = roll(images, draws["shift1"])
+        x = random_scale(x, self.scales, int(draws["scale_index"]), self.margin)
+        x = roll(x, draws["shift2"])
+        feats = self.features(x, (self.layer,))[self.layer]
+        if self.log_probability:
+            feats = F.log_softmax(feats, dim=-1)
+        if feats.ndim == 4:
+            feats = feats.mean((2, 3))
+        values = torch.gather(feats, 1, self.units[:, None])[:, 0]
+        tv = total_variation(images).sum()
+        loss = -values.sum() + self.config.tv_weight * tv
+        params = list(self.params.values())
+        for p, g in zip(params, torch.autograd.grad(loss, params), strict=True):
+            p.grad = g
+        self.adam.step()
+        self.adam.zero_grad(set_to_none=True)
+        return {
+            "loss": loss.detach(),
+            "objective": values.mean().detach(),
+            "total_variation": tv.detach(),
+        }
+
+
 TWINS = {
-    "denoising_ae": DenoisingAETwin,
+    "denoising_ae": AutoencoderTwin,
+    "autoencoder": AutoencoderTwin,
     "conv_vae": ConvVAETwin,
+    "cvae": DenseVAETwin,
     "vaegan": VAEGANTwin,
     "bigan": BiGANTwin,
+    "cgan": GANTwin,
+    "wgan_gp": GANTwin,
+    "gan_ring": GANTwin,
     "pix2pix": Pix2PixTwin,
     "cyclegan": CycleGANTwin,
     "char_lm": CharLMTwin,
+    "dbn_rbm1": dbn_layer_twin(0),
+    "dbn_rbm2": dbn_layer_twin(1),
+    "dbn_rbm3": dbn_layer_twin(2),
     "feature_classifier": ClassifierTwin,
+    "texture_synthesis": TextureTwin,
+    "deepdream": DreamTwin,
+    "class_visualisation": VisualisationTwin,
 }

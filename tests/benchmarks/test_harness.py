@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -14,16 +12,12 @@ import pytest
 
 from jaxgen.families.gan.config import gan_model_config
 from jaxgen.families.gan.model import DCGANGenerator, build_players
-
-HARNESS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "harness.py"
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def harness():
-    spec = importlib.util.spec_from_file_location("benchmarks_harness", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("harness")
 
 
 class FakeClock:

@@ -5,34 +5,20 @@ gate order mistake in them)."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxgen.families.seq2seq.model import Seq2Seq
+from tests.benchmarks import load_benchmark
 
 from ..conftest import numpy_init, smoke_config
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports `harness` as its neighbour
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "benchmarks_seq2seq_step", BENCHMARKS / "seq2seq_step.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("seq2seq_step")
 
 
 def test_parameters_map_to_torch_names_and_back(bench):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import pathlib
-import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -16,22 +14,12 @@ import pytest
 
 from jaxgen.families.reverse import networks
 from jaxgen.nn import vgg
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports `harness` as its neighbour
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "benchmarks_style_transfer_step", BENCHMARKS / "style_transfer_step.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("style_transfer_step")
 
 
 def test_torch_vgg19_matches_jaxgen_at_every_layer(bench):

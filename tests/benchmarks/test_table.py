@@ -3,38 +3,23 @@ benchmarks/table.py on synthetic benchmark JSON (no timing: every number here is
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import pathlib
-import sys
 
 import pytest
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            f"benchmarks_{name}", BENCHMARKS / f"{name}.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def harness():
-    return load("harness")
+    return load_benchmark("harness")
 
 
 @pytest.fixture(scope="module")
 def table():
-    return load("table")
+    return load_benchmark("table")
 
 
 TIMES = {"jaxgen": [0.010, 0.020, 0.040], "torch": [0.040, 0.050, 0.100]}  # s per step
