@@ -4,7 +4,8 @@ defaults and under jaxgen's flags, timed interleaved.
     python benchmarks/xla_cpu_flags.py [--quick] [--repeats 7] [--steps 3] [--warmup 1]
 
 XLA reads its flags once per process, so each setting runs in a worker process of its own
-(this script with `--worker`, `JAXGEN_XLA_DEFAULTS=1` for XLA's defaults); both workers compile
+(this script with `--worker`, `JAXGEN_XLA_DEFAULTS=1` for XLA's defaults; both with
+`JAXGEN_ONEDNN=0`, so that every convolution is XLA's); both workers compile
 every workload first, then the parent asks them in turn for n steps of a workload
 (harness.interleave: the order rotates each round, one worker computes at a time) and times
 each request. Workloads:
@@ -28,7 +29,12 @@ import time
 
 import harness
 
-SETTINGS = {"xla_defaults": {"JAXGEN_XLA_DEFAULTS": "1"}, "jaxgen_flags": {}}
+# Both workers keep oneDNN off, so that the DCGAN step's convolutions are XLA's, whose flags
+# this compares (with oneDNN built, it would take them all and the flags would change nothing).
+SETTINGS = {
+    "xla_defaults": {"JAXGEN_XLA_DEFAULTS": "1", "JAXGEN_ONEDNN": "0"},
+    "jaxgen_flags": {"JAXGEN_ONEDNN": "0"},
+}
 
 
 def conv_workload(batch: int, size: int, c_in: int, c_out: int, stride: int):

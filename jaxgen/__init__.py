@@ -6,3 +6,4 @@ from jaxgen import runtime as _runtime
 
 # Before any of jaxgen imports JAX: XLA reads its flags when the first backend starts.
 _runtime.configure_xla()
+_runtime.configure_malloc()

@@ -1,4 +1,4 @@
-"""The XLA flags jaxgen starts JAX with: speed on the CPU, nothing else.
+"""The XLA flags and allocator settings jaxgen starts JAX with: speed on the CPU, nothing else.
 
 `import jaxgen` calls `configure_xla()` before any of jaxgen imports JAX, so the CLI, the demo,
 the tests and a notebook that imports jaxgen first all compile with the same flags, and a seed
@@ -6,7 +6,7 @@ gives the same numbers whichever way a run is started.
 
 - `--xla_cpu_experimental_ynn_fusion_type=-individual_convolution`: jaxlib 0.10 hands every
   convolution on the CPU to YNNPACK, which runs the 5x5 convolutions of the DCGAN and of the
-  VAE-GAN 1.2x to 1.3x slower than XLA's own kernels here (benchmarks/conv_flags.py; jax#37465
+  VAE-GAN 1.2x to 1.3x slower than XLA's own kernels here (benchmarks/xla_cpu_flags.py; jax#37465
   tracks YNNPACK's regressions). Other fusions keep YNNPACK.
 
 XLA aborts the process on a flag it does not know, so the flags are added only for the jaxlib
@@ -19,11 +19,18 @@ as benchmarks/xla_cpu_flags.py compares).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 from importlib import metadata
 
 DEFAULTS_VARIABLE = "JAXGEN_XLA_DEFAULTS"  # set (not "0"): add no flag, run XLA's defaults
+MALLOC_DEFAULTS_VARIABLE = "JAXGEN_MALLOC_DEFAULTS"  # set (not "0"): keep glibc's malloc settings
+
+# mallopt(3) parameters (malloc.h) and jaxgen's values; mallopt takes an int, so at most 2 GiB.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 512 << 20  # above the temporaries of every preset's step measured here
+TRIM_THRESHOLD = 1 << 30
 
 # jaxlib release ("major.minor") -> the flags measured on it.
 FLAGS_BY_JAXLIB = {
@@ -50,16 +57,25 @@ def _flag_name(flag: str) -> str:
     return flag.split("=", 1)[0]
 
 
+def _backends_started() -> bool:
+    """Whether JAX has started a backend. jax 0.10 has no public probe of this; if its private
+    one moves, jaxgen assumes none has started (the flags are then merely late: XLA ignores
+    them), rather than failing at import."""
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return False
+
+
 def configure_xla() -> tuple[str, ...]:
     """Add `chosen_flags()` to `XLA_FLAGS` where the user has not set them; returns the flags
     added. Does nothing once JAX has started a backend (XLA reads its flags once, when the first
     backend starts): the flags could not take effect, and changing the environment then would
     only mislead a child process's reader of it."""
-    if "jax" in sys.modules:
-        from jax._src import xla_bridge  # no public probe of this in jax 0.10
-
-        if xla_bridge.backends_are_initialized():
-            return ()
+    if "jax" in sys.modules and _backends_started():
+        return ()
     if os.environ.get(DEFAULTS_VARIABLE, "") not in ("", "0"):
         return ()
     current = os.environ.get("XLA_FLAGS", "")
@@ -68,3 +84,23 @@ def configure_xla() -> tuple[str, ...]:
     if added:
         os.environ["XLA_FLAGS"] = " ".join([*current.split(), *added])
     return added
+
+
+def configure_malloc() -> bool:
+    """Raise glibc's mmap and trim thresholds (module docstring); True when they were set.
+    Nothing on a C library without `mallopt` (macOS, musl), when `JAXGEN_MALLOC_DEFAULTS` is set,
+    or when `GLIBC_TUNABLES` sets a malloc tunable."""
+    if os.environ.get(MALLOC_DEFAULTS_VARIABLE, "") not in ("", "0"):
+        return False
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )

@@ -101,3 +101,44 @@ def test_a_cpu_run_says_which_convolutions_computed_it(tmp_path):
         assert on.returncode == 0 and on.stderr == "", on.stderr
         report = (tmp_path / "on" / "report.md").read_text()
         assert f"- convolutions: oneDNN {onednn.runtime()}" in report
+
+
+# Allocates 64 MiB with malloc after `import jaxgen` and says whether glibc served it from the
+# heap (brk, reused after free) or from a mapping of its own (mmap, unmapped on free).
+MALLOC_PROBE = """
+import ctypes, json
+import jaxgen
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+address = libc.malloc(64 << 20)
+heap = []
+with open("/proc/self/maps") as maps:
+    for line in maps:
+        if line.rstrip().endswith("[heap]"):
+            low, high = (int(v, 16) for v in line.split()[0].split("-"))
+            heap.append((low, high))
+print(json.dumps({"in_heap": any(low <= address < high for low, high in heap)}))
+"""
+
+
+def _malloc_probe(**env) -> bool:
+    unset = (runtime.MALLOC_DEFAULTS_VARIABLE, "GLIBC_TUNABLES")
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
+    environment.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", MALLOC_PROBE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["in_heap"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc (Linux)")
+def test_large_buffers_come_from_the_reused_heap_not_fresh_mappings():
+    assert _malloc_probe()  # jaxgen's thresholds: the 64 MiB buffer is heap memory
+    # The controls: glibc's defaults map it on its own, whether asked for or set by the user.
+    assert not _malloc_probe(**{runtime.MALLOC_DEFAULTS_VARIABLE: "1"})
+    assert not _malloc_probe(GLIBC_TUNABLES="glibc.malloc.mmap_threshold=131072")

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 from flax.linen import initializers
 from flax.typing import Initializer
 
+from jaxgen.nn.lstm import LSTMLayer
+
 Carry = Any
 
 
@@ -149,3 +151,14 @@ def make_cell(name: str, hidden_size: int, **kwargs: Any) -> nn.RNNCellBase:
     if name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; choose one of {sorted(CELLS)}")
     return CELLS[name](features=hidden_size, **kwargs)
+
+
+def recurrent_layer(name: str, hidden_size: int) -> nn.Module:
+    """The cell called `name` scanned over batch-major sequences, returning (final carry,
+    outputs): `nn.RNN(cell, return_carry=True)`, except the LSTM, which runs as
+    `jaxgen.nn.lstm.LSTMLayer` (the same parameters and numbers, its backward pass formed as
+    cuDNN's is). Either is called as `layer(x_BxTxE, initial_carry=carry)` and has the cell as
+    `layer.cell`, for one step at a time."""
+    if name == "lstm":
+        return LSTMLayer(hidden_size)
+    return nn.RNN(make_cell(name, hidden_size), return_carry=True)

@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgen.nn import onednn
-from jaxgen.nn.conv_transpose import Array, Shape2
+from jaxgen.nn.conv_transpose import Array
 
 
 def backend() -> str:
@@ -38,14 +38,6 @@ class Conv(nn.Conv):
     """`flax.linen.Conv`, its convolution on oneDNN on the CPU where built (module docstring)."""
 
     conv_general_dilated: Callable[..., Any] | None = onednn.conv_general_dilated_compatible
-
-
-def _pair(v: int | tuple[int, ...]) -> Shape2:
-    if isinstance(v, int):
-        return (v, v)
-    if len(v) != 2:
-        raise ValueError(f"expected 2 values, got {v!r}")
-    return (int(v[0]), int(v[1]))
 
 
 class ConvTranspose(nn.Module):
@@ -71,10 +63,8 @@ class ConvTranspose(nn.Module):
         Like flax, any number of leading batch axes (including none) is accepted: they are
         flattened into one for the convolution and restored afterwards.
         """
-        kernel_size = _pair(self.kernel_size)
-        strides = _pair(self.strides)
-        if self.padding not in ("SAME", "VALID"):
-            raise ValueError(f"padding must be 'SAME' or 'VALID', got {self.padding!r}")
+        kernel_size = onednn.as_pair(self.kernel_size, "kernel_size")
+        strides = onednn.as_pair(self.strides, "strides")  # onednn.conv_transpose checks padding
 
         batch_shape = inputs.shape[:-3]
         x = inputs.reshape((-1,) + inputs.shape[-3:])

@@ -38,6 +38,10 @@ Shape2 = tuple[int, int]
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
 _DN = ("NHWC", "HWIO", "NHWC")
+# The sub-pixel form's stride-1 convolution has s*s*C_out output channels; it paid off into 64
+# channels (2.1x XLA's transposed convolution) but not into one (0.93x; benchmarks/
+# conv_transpose_grad.py with JAXGEN_ONEDNN=0), so narrower outputs keep XLA's op.
+SUBPIXEL_MIN_CHANNELS = 16
 
 
 def _transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
@@ -95,11 +99,12 @@ def conv_transpose(x: Array, kernel: Array, strides: Shape2, padding: str) -> Ar
 
 
 def _forward(x: Array, kernel: Array, strides: Shape2, padding: str) -> Array:
-    """The forward pass: on the CPU, strides above 1 take the sub-pixel form (`subpixel_forward`,
-    faster there); elsewhere, and for stride 1, XLA's own transposed convolution. The choice is
-    made per platform at lowering (`lax.platform_dependent`), so a GPU or TPU program keeps the
-    native op."""
-    if strides == (1, 1):
+    """The forward pass: on the CPU, strides above 1 into at least `SUBPIXEL_MIN_CHANNELS`
+    channels take the sub-pixel form (`subpixel_forward`, faster there); elsewhere, and for
+    stride 1 or narrower outputs, XLA's own transposed convolution. The choice is made per
+    platform at lowering (`lax.platform_dependent`), so a GPU or TPU program keeps the native
+    op."""
+    if strides == (1, 1) or kernel.shape[3] < SUBPIXEL_MIN_CHANNELS:
         return _native_forward(x, kernel, strides, padding)
     return lax.platform_dependent(
         x,

@@ -159,7 +159,8 @@ def get_layout() -> str:
 # ---- geometry ---------------------------------------------------------------------------------
 
 
-def _pair(v: int | Sequence[int] | None, name: str) -> Pair:
+def as_pair(v: int | Sequence[int] | None, name: str) -> Pair:
+    """`v` as (h, w): an int for both, None for (1, 1), or two values (else ValueError)."""
     if v is None:
         return (1, 1)
     if isinstance(v, int):
@@ -238,7 +239,7 @@ def conv2d(
     the platform-dispatching form). Padding: 'SAME', 'VALID' or two non-negative (low, high)
     pairs. Differentiable: the VJP is oneDNN's backward-data and backward-weights primitives.
     """
-    strides, rhs_dilation = _pair(strides, "strides"), _pair(rhs_dilation, "rhs_dilation")
+    strides, rhs_dilation = as_pair(strides, "strides"), as_pair(rhs_dilation, "rhs_dilation")
     pads = resolve_padding(x.shape[1:3], w.shape[:2], strides, padding, rhs_dilation)
     _check(x, w, pads)
     _library()
@@ -315,7 +316,7 @@ def _onednn_eligible(
         return False
     if preferred_element_type not in (None, jnp.float32, np.float32):
         return False
-    if groups != (1, 1) or _pair(lhs_dilation, "lhs_dilation") != (1, 1):
+    if groups != (1, 1) or as_pair(lhs_dilation, "lhs_dilation") != (1, 1):
         return False
     if not isinstance(padding, str):
         if any(p < 0 for pair in padding for p in pair):
@@ -368,8 +369,8 @@ def conv_general_dilated_compatible(
         lhs, rhs, padding, lhs_dilation, dimension_numbers, groups, preferred_element_type
     ):
         return xla(lhs, rhs)
-    strides = _pair(window_strides, "window_strides")
-    dilation = _pair(rhs_dilation, "rhs_dilation")
+    strides = as_pair(window_strides, "window_strides")
+    dilation = as_pair(rhs_dilation, "rhs_dilation")
     pads = resolve_padding(lhs.shape[1:3], rhs.shape[:2], strides, padding, dilation)
 
     def onednn(lhs, rhs):
@@ -453,7 +454,7 @@ def conv_transpose(x: Array, kernel: Array, strides: int | Sequence[int], paddin
     """
     from jaxgen.nn.conv_transpose import conv_transpose as xla_conv_transpose
 
-    strides = _pair(strides, "strides")
+    strides = as_pair(strides, "strides")
     if padding not in ("SAME", "VALID"):
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
     if x.ndim != 4 or kernel.ndim != 4 or x.shape[3] != kernel.shape[2]:

@@ -197,18 +197,25 @@ def test_the_sub_pixel_form_is_lax_conv_transpose(k, s, padding, hw):
 
 
 def test_the_cpu_takes_the_sub_pixel_form_and_accelerators_keep_the_native_op():
-    x, w = jnp.ones((2, 7, 7, 3)), jnp.ones((5, 5, 3, 4))
+    from jaxgen.nn.conv_transpose import SUBPIXEL_MIN_CHANNELS
+
+    x = jnp.ones((2, 7, 7, 3))
     f = jax.jit(lambda x, w: conv_transpose(x, w, (2, 2), "SAME"))
 
-    def convolutions(platform):
+    def convolutions(w, platform):
         text = f.trace(x, w).lower(lowering_platforms=(platform,)).as_text()
         return [line for line in text.splitlines() if "stablehlo.convolution" in line]
 
-    (cpu,) = convolutions("cpu")
+    wide = jnp.ones((5, 5, 3, SUBPIXEL_MIN_CHANNELS))
+    (cpu,) = convolutions(wide, "cpu")
     assert "lhs_dilate = [1, 1]" in cpu  # no zeros inserted: the sub-pixel form
     for accelerator in ("cuda", "tpu"):
-        (native,) = convolutions(accelerator)
+        (native,) = convolutions(wide, accelerator)
         assert "lhs_dilate = [2, 2]" in native
+    # Into fewer channels the sub-pixel form is slower: the CPU keeps XLA's op too.
+    narrow = jnp.ones((5, 5, 3, SUBPIXEL_MIN_CHANNELS - 1))
+    (cpu,) = convolutions(narrow, "cpu")
+    assert "lhs_dilate = [2, 2]" in cpu
     # Stride 1 is a plain convolution everywhere: no platform switch.
     g = jax.jit(lambda x, w: conv_transpose(x, w, (1, 1), "SAME"))
-    assert "platform_index" not in g.trace(x, w).lower().as_text()
+    assert "platform_index" not in g.trace(x, wide).lower().as_text()

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgen.nn.cells import make_cell
+from jaxgen.nn.cells import make_cell, recurrent_layer
 from jaxgen.nn.common import count_params
 
 Carry = Any
@@ -21,7 +21,8 @@ class CharLM(nn.Module):
     """Recurrent language model over a vocabulary of `vocab_size` tokens.
 
     tokens -> embedding (`embed_dim`) -> `num_layers` recurrent layers of `cell` with
-    `hidden_size` units, each scanned over time by `nn.RNN` -> Dense to next-token logits.
+    `hidden_size` units, each scanned over time (`jaxgen.nn.cells.recurrent_layer`) -> Dense to
+    next-token logits.
     The carries (one per layer) go in and come out, so that a caller can carry the state from
     one batch to the next (truncated BPTT: pass `jax.lax.stop_gradient` of the last ones).
     """
@@ -34,10 +35,7 @@ class CharLM(nn.Module):
 
     def setup(self):
         self.embed = nn.Embed(self.vocab_size, self.embed_dim)
-        self.layers = [
-            nn.RNN(make_cell(self.cell, self.hidden_size), return_carry=True)
-            for _ in range(self.num_layers)
-        ]
+        self.layers = [recurrent_layer(self.cell, self.hidden_size) for _ in range(self.num_layers)]
         self.readout = nn.Dense(self.vocab_size)
 
     @nn.nowrap
