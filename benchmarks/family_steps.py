@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import math
 import pathlib
 import sys
@@ -459,16 +458,6 @@ FAMILIES = {
 }
 
 
-def import_twins():
-    """benchmarks/torch_twins.py, which imports torch at its top (call it with torch there)."""
-    if "torch_twins" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("torch_twins", HERE / "torch_twins.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["torch_twins"] = module  # its dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules["torch_twins"]
-
-
 # ---- building and timing one family --------------------------------------------------------------
 
 
@@ -643,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         payload["torch_missing"] = harness.torch_missing()
     else:
         platform = harness.TorchPlatform(torch, args.torch_threads)
-        twins = import_twins()
+        twins = harness.import_twins()
         payload["torch_platform"] = platform.facts()
 
     records = {name: bench_family(name, args, platform, twins) for name in names}

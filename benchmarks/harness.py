@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -36,6 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import jax
@@ -551,3 +553,15 @@ class Benchmark:
         record = self.record(protocol_note, table, **payload)
         print(json.dumps(record, indent=1), file=file or sys.stdout, flush=True)
         return record
+
+
+def import_twins():
+    """benchmarks/torch_twins.py, the PyTorch copies of jaxgen's steps, which imports torch at its
+    top (call it with torch there); loaded by path, once, as the module `torch_twins`."""
+    if "torch_twins" not in sys.modules:
+        path = Path(__file__).resolve().parent / "torch_twins.py"
+        spec = importlib.util.spec_from_file_location("torch_twins", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["torch_twins"] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules["torch_twins"]

@@ -172,13 +172,6 @@ def torch_features(torch, network, image_Nx3xHxW, wanted) -> dict:
     return found
 
 
-def torch_gram(features_1xCxHxW):
-    """C x C: the mean outer product of the feature vectors over positions (batch 1)."""
-    _, c, h, w = features_1xCxHxW.shape
-    flat = features_1xCxHxW.reshape(c, h * w)
-    return flat @ flat.T / (h * w)
-
-
 def torch_targets(torch, targets, device="cpu") -> dict:
     """jaxgen's targets, {"grams": {layer: 1 x C x C}, "features": {layer: NHWC}}, as the
     PyTorch copy reads them: C x C and NCHW, on `device`."""
@@ -193,25 +186,19 @@ def torch_targets(torch, targets, device="cpu") -> dict:
     }
 
 
-def jax_abs(torch, x):
-    """|x| with JAX's derivative, +1 at 0 (`jnp.abs`'s rule is select(x >= 0, g, -g)); PyTorch's
-    `abs` has 0 there, and neighbouring pixels of flat regions are exactly equal."""
-    return torch.where(x >= 0, x, -x)
-
-
 def torch_objective(torch, network, targets, weights, image):
     """(loss, {style_loss, content_loss, total_variation}) of the 1 x 3 x H x W image, as
     `StyleTask.objective` (losses.py, image_params.total_variation)."""
+    twins = harness.import_twins()  # the Gram matrix and total variation of the other twins
     style_layers, content_layers = tuple(targets["grams"]), tuple(targets["features"])
     feats = torch_features(torch, network, image, style_layers + content_layers)
     style = torch.stack(
-        [torch.mean((torch_gram(feats[k]) - t) ** 2) for k, t in targets["grams"].items()]
+        [torch.mean((twins.gram(feats[k])[0] - t) ** 2) for k, t in targets["grams"].items()]
     ).mean()
     content = torch.stack(
         [torch.mean((feats[k] - t) ** 2) for k, t in targets["features"].items()]
     ).mean()
-    tv = jax_abs(torch, image[:, :, 1:] - image[:, :, :-1]).sum()
-    tv = tv + jax_abs(torch, image[:, :, :, 1:] - image[:, :, :, :-1]).sum()
+    tv = twins.total_variation(image)[0]  # |x| with JAX's derivative, +1 at 0 (twins.jax_abs)
     style_weight, content_weight, tv_weight = weights
     loss = style_weight * style + content_weight * content + tv_weight * tv
     return loss, {"style_loss": style, "content_loss": content, "total_variation": tv}

@@ -51,7 +51,7 @@ def _scan_forward(w_i, w_h, b, carry, x_TxBxE):
         new_c = f * c + i * g
         tanh_c = jnp.tanh(new_c)
         new_h = o * tanh_c
-        return (new_c, new_h), (new_h, (i, f, g, o, c, h, tanh_c))
+        return (new_c, new_h), (new_h, (i, f, g, o, c, tanh_c))
 
     carry, (h_TxBxH, saved) = jax.lax.scan(step, carry, xw_TxBxG)
     return carry, h_TxBxH, saved
@@ -66,12 +66,15 @@ def lstm_sequence(w_i, w_h, b, carry: Carry, x_TxBxE: jax.Array) -> tuple[Carry,
 
 
 def _lstm_sequence_fwd(w_i, w_h, b, carry, x_TxBxE):
-    carry, h_TxBxH, saved = _scan_forward(w_i, w_h, b, carry, x_TxBxE)
-    return (carry, h_TxBxH), (w_i, w_h, x_TxBxE, saved)
+    _, h0 = carry
+    final, h_TxBxH, saved = _scan_forward(w_i, w_h, b, carry, x_TxBxE)
+    # Each step's incoming h is h0 or the previous step's output: kept as the outputs.
+    return (final, h_TxBxH), (w_i, w_h, x_TxBxE, h0, h_TxBxH, saved)
 
 
 def _lstm_sequence_bwd(residuals, cotangents):
-    w_i, w_h, x_TxBxE, (i, f, g, o, c_prev, h_prev, tanh_c) = residuals
+    w_i, w_h, x_TxBxE, h0, h_TxBxH, (i, f, g, o, c_prev, tanh_c) = residuals
+    h_prev = jnp.concatenate([h0[None], h_TxBxH[:-1]], axis=0)
     (dc_last, dh_last), dh_TxBxH = cotangents
 
     def step(carry, inputs):

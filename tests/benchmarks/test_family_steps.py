@@ -28,7 +28,7 @@ def bench():
 @pytest.fixture(scope="module")
 def twins(bench):
     pytest.importorskip("torch")
-    return bench.import_twins()
+    return bench.harness.import_twins()
 
 
 def random_params(params, seed: int = 0):
