@@ -20,7 +20,11 @@ class FeatureSpace:
 
     @property
     def classifier(self):
-        from jaxgen.feature_classifier import load_classifier  # memoized in-process
+        return self.load_classifier()
+
+    def load_classifier(self):
+        """The classifier: from the cache, else trained and cached (memoized in-process)."""
+        from jaxgen.feature_classifier import load_classifier
 
         return load_classifier(self.dataset, self.preprocess, progress=self.progress)
 
@@ -58,6 +62,11 @@ class ClassifierFeatures:
     @property
     def classifier(self):
         return self.feature_space.classifier
+
+    def prepare_evaluation(self) -> None:
+        """The classifier, loaded, or trained and cached, while the run is set up
+        (`Task.prepare_evaluation`)."""
+        self.feature_space.load_classifier()
 
     def real_features(self, split: str) -> np.ndarray:
         return self.feature_space.reference(split, self.splits[split].pixel_view)

@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import jax
 import ml_collections
@@ -168,16 +169,34 @@ class _StopSignals:
     would swallow the exception, Orbax's threads would be left mid-write). A second signal ends
     the process at once (os._exit, which skips Orbax's clean-up as `kill -9` does: a half-written
     checkpoint is a tmp folder, ignored on resume).
+
+    A run trained inside another's (a feature classifier's, while the outer run is set up or
+    writes its report) shares the outer run's handlers and its `signum`: a signal stops the
+    nested run as it stops any run, with its own checkpoint, and its Interrupted ends the outer
+    one; the same command then resumes the nested training first.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    _outermost: ClassVar[_StopSignals | None] = None  # the run whose handlers are installed
 
     def __init__(self, directory: pathlib.Path):
         self.directory = directory  # the checkpoint folder, for the messages
-        self.signum: int | None = None
+        self._signum: int | None = None
         self._previous: dict[int, object] = {}
+        self._outer: _StopSignals | None = None  # set for a nested run
+        # The outermost's: the run whose checkpoints are being written, for the second signal's
+        # message; a nested run's: the one to hand that back to when it ends.
+        self._innermost: _StopSignals = self
+
+    @property
+    def signum(self) -> int | None:
+        return self._outer.signum if self._outer is not None else self._signum
 
     def __enter__(self) -> _StopSignals:
+        if _StopSignals._outermost is not None:
+            self._outer = _StopSignals._outermost
+            self._innermost, self._outer._innermost = self._outer._innermost, self
+            return self
         # One process unless jax.distributed is; asking jax.process_count() would start the
         # backend before a bad config is refused.
         single = not jax.distributed.is_initialized()
@@ -185,19 +204,25 @@ class _StopSignals:
             for signum in self.SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:
                     self._previous[signum] = signal.signal(signum, self._handle)
+            _StopSignals._outermost = self
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._outer is not None:  # the run this one was nested in writes the checkpoints again
+            self._outer._innermost = self._innermost
+            return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if _StopSignals._outermost is self:
+            _StopSignals._outermost = None
 
     def _handle(self, signum: int, frame) -> None:
-        if self.signum is None:
-            self.signum = signum
+        if self._signum is None:
+            self._signum = signum
             return
         print(
             f"jaxgen: second signal ({signal_name(signum)}): stopped at once; "
-            f"{resume_hint(self.directory)}",
+            f"{resume_hint(self._innermost.directory)}",
             file=sys.stderr,
             flush=True,
         )
@@ -219,6 +244,10 @@ class _StopSignals:
         so that Ctrl-C, which the terminal sends to every process of the job, reaches the loop
         alone, which stops its workers itself, instead of killing each with a traceback. A
         Ctrl-C in that moment (the first batch) is ignored; the next one is honoured."""
+        if self._outer is not None:  # the handlers are the outer run's
+            with self._outer.workers_deaf_to_sigint(starting):
+                yield
+            return
         if not (starting and signal.SIGINT in self._previous):
             yield
             return
@@ -365,7 +394,10 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, stop: _Stop
     check_workdir(config, workdir)
     check_writable(workdir)
     run = _Run(config, workdir)
-    stop.raise_if_stopped()  # building the task (loading its data) can take minutes
+    # Building the task (loading its data) and what its evaluation needs (training a feature
+    # classifier) can take minutes: a signal meanwhile stops the run before its first step.
+    run.task.prepare_evaluation()
+    stop.raise_if_stopped()
     check_workdir(config, workdir, run.frozen_identity)
     write_config(config, workdir, run.frozen_identity)  # once the task (and its data) is built
     ckpts, task, schedule = run.checkpoints, run.task, run.schedule

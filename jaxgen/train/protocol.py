@@ -145,6 +145,13 @@ class Task:
         """The fixed arrays every step reads, loaded once (None: the task has none)."""
         return None
 
+    def prepare_evaluation(self) -> None:
+        """Loads (or trains, once, and caches) what the periodic evaluation needs that can take
+        minutes: a data set's feature classifier. The loop calls it while the run is set up,
+        where a signal stops the run before its first step, rather than inside the first
+        evaluation, where a signal would stop the nested training and take the steps since the
+        last checkpoint with it. Nothing by default."""
+
     def eval_params(self, state: PyTree) -> PyTree:
         """What evaluation and the report see of a state (a GAN's weight-averaged generator)."""
         return state.params

@@ -101,6 +101,9 @@ class ReplicatedTask(Task):
         datasets = [self.task.train_dataset(s) for s in self.seeds]
         return None if datasets[0] is None else zip_datasets(datasets)
 
+    def prepare_evaluation(self) -> None:
+        self.task.prepare_evaluation()  # the replicas share one evaluation
+
     def eval_params(self, state):
         return jax.vmap(self.task.eval_params)(state)
 

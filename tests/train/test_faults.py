@@ -343,3 +343,96 @@ def test_a_signal_while_the_task_is_built_stops_before_training(tmp_path, monkey
     )
     assert committed_steps(tmp_path / "checkpoints") == []
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_during_a_training_nested_in_the_set_up_stops_it_and_resumes_exactly(
+    tmp_path, monkeypatch, fingerprint_40
+):
+    """A run trained while another is set up (a GAN's feature classifier, by the task's
+    `prepare_evaluation`) shares the outer run's handlers: a SIGTERM at its fourth step stops it
+    with its own checkpoint at that step, the outer run stops before its first step, the
+    handlers are restored, and the same call resumes the nested run to the fingerprint of an
+    uninterrupted one."""
+    from jaxgen.families.autoencoder.task import AutoencoderTask
+
+    nested_dir, outer_dir = tmp_path / "nested", tmp_path / "outer"
+    nested_summaries, outer_steps, signalled = [], [], []
+
+    def prepare(self):
+        if self.config.seed == 1:  # the outer run's task
+            nested_summaries.append(train(_smoke(), nested_dir))
+
+    monkeypatch.setattr(AutoencoderTask, "prepare_evaluation", prepare, raising=False)
+    build_step = loop._Run.step_fn
+
+    def counted_step_fn(self, phase):
+        step, calls = build_step(self, phase), []
+
+        def counted(*args):
+            if self.workdir == nested_dir:
+                calls.append(1)
+                if len(calls) == 4 and not signalled:
+                    signalled.append(1)
+                    os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                outer_steps.append(1)
+            return step(*args)
+
+        return counted
+
+    monkeypatch.setattr(loop._Run, "step_fn", counted_step_fn)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as caught:
+        train(_smoke(seed=1), outer_dir)
+    assert str(caught.value) == (
+        f"SIGTERM: stopped after step 4, whose checkpoint is saved in "
+        f"{nested_dir / 'checkpoints' / '4'}; the same command resumes from it"
+    )
+    assert committed_steps(nested_dir / "checkpoints") == [4]
+    assert committed_steps(outer_dir / "checkpoints") == [] and outer_steps == []
+    assert signal.getsignal(signal.SIGTERM) is before and loop._StopSignals._outermost is None
+
+    train(_smoke(seed=1), outer_dir)
+    assert nested_summaries[0]["params_fingerprint"] == fingerprint_40
+    assert len(outer_steps) == 40
+
+
+def test_an_image_gan_prepares_its_feature_classifier_before_its_first_step(monkeypatch, tmp_path):
+    """The GAN's periodic FID needs the data set's feature classifier: it is loaded (or trained)
+    while the run is set up, never inside the first evaluation."""
+    import jaxgen.feature_classifier
+
+    class Asked(Exception):
+        pass
+
+    def load_classifier(*args, **kwargs):
+        raise Asked
+
+    monkeypatch.setattr(jaxgen.feature_classifier, "load_classifier", load_classifier)
+    monkeypatch.setattr(loop._Run, "step_fn", lambda *a: pytest.fail("a step ran"))
+    with pytest.raises(Asked):
+        train(smoke_config("dcgan", progress="false"), tmp_path)
+    assert committed_steps(tmp_path / "checkpoints") == []
+
+
+def test_a_signal_before_a_nested_training_starts_stops_it_before_its_first_step(
+    tmp_path, monkeypatch
+):
+    """The nested run reads the outer run's signal: one that came earlier in the outer run's
+    set-up stops the nested run before its first step (it does not train to the end first)."""
+    from jaxgen.families.autoencoder.task import AutoencoderTask
+
+    def prepare(self):
+        if self.config.seed == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            train(_smoke(), tmp_path / "nested")
+
+    monkeypatch.setattr(AutoencoderTask, "prepare_evaluation", prepare, raising=False)
+    monkeypatch.setattr(loop._Run, "step_fn", lambda *a: pytest.fail("a step ran"))
+    with pytest.raises(Interrupted) as caught:
+        train(_smoke(seed=1), tmp_path / "outer")
+    assert str(caught.value) == (
+        "SIGTERM: stopped before training; no checkpoint was complete yet: the same command "
+        "starts the run afresh"
+    )
+    assert loop._StopSignals._outermost is None

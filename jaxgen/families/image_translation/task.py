@@ -434,6 +434,11 @@ class CycleGANTask(_Translation):
             "rec_b": self.translate(params, "g_ab", fake_a),
         }
 
+    def prepare_evaluation(self) -> None:
+        if self.labelled:  # each domain's classifier, loaded or trained while the run is set up
+            for space in self.spaces.values():
+                space.load_classifier()
+
     def evaluate(self, params, split: str) -> dict[str, float]:
         """Cycle L1 each way; with labelled domains, FID of each direction's translations in
         the target domain's classifier features (and their mean, `fid`)."""
