@@ -253,16 +253,42 @@ def torch_missing() -> str:
     return f"torch is not installed, so the PyTorch contenders did not run: {TORCH_INSTALL}"
 
 
-def cpu_name(path: str = "/proc/cpuinfo") -> str:
-    """The CPU's model name (/proc/cpuinfo), else what `platform` says."""
+def cpuinfo_fields(path: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the end of the first processor's block
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+# The widest vector extension first: it decides how fast XLA's and oneDNN's kernels run, and two
+# machines of one "model name" (cloud VMs often say only "AMD EPYC") can differ by it (2-3x on the
+# convolutional steps between the AVX-512 and the AVX2 machines this project runs on).
+VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("asimd", "NEON"))
+
+
+def cpu_name(path: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name, its family and model numbers and widest vector extension
+    (/proc/cpuinfo: "AMD EPYC (family 25, model 1; AVX2)"), else what `platform` says."""
+    fields = cpuinfo_fields(path)
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    details = []
+    if "cpu family" in fields and "model" in fields:
+        details.append(f"family {fields['cpu family']}, model {fields['model']}")
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    vector = next((label for flag, label in VECTOR_EXTENSIONS if flag in flags), None)
+    if vector:
+        details.append(vector)
+    return f"{name} ({'; '.join(details)})" if details else name
 
 
 def cores() -> int:

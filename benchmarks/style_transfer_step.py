@@ -62,13 +62,15 @@ starting image (the content image) and from jaxgen's image after one step:
   lr / eps = 0.2 times the difference of its two gradients (+ 1e-6): Adam's first update,
   lr g / (|g| + eps), moves a pixel by at most that per unit of gradient, so this says that
   both applied the same update to their gradients.
-- the gradients: to 5e-3 relative, |g_torch - g_jaxgen| / |g_jaxgen|.
+- the gradients: to 1e-2 relative, |g_torch - g_jaxgen| / |g_jaxgen|.
 1e-4 absolute on every pixel, and 1e-4 on every gradient, are not reachable in float32. VGG on
 [0, 255] inputs has features in the hundreds to thousands, and the content term's gradient is
 1e4 times backpropagated (features - targets), a difference of nearly equal numbers near the
 content image: float32 rounding of the features (about 1e-6 of them) becomes about 1e-3 of
 that difference. Measured at 256 pixels: the gradients differ by 5e-4 (start) and 1.3e-3
-(after one step) relative in norm, by up to 0.5% of the largest in a few patches; the same
+(after one step) relative in norm on the AVX-512 machines, by up to 0.5% of the largest in a few
+patches, and by 7e-4 and 5.1e-3 on an AVX2 one (2.5e-3 after one step with XLA's
+convolutions, `JAXGEN_ONEDNN=0`: each kernel rounds in its own order); the same
 computation in float64 (written against jaxgen's functions with jax_enable_x64, outside this
 script) agrees with the PyTorch copy's float64 run to 1e-14, and merely rounding the ImageNet
 means to float32 moves a float64 gradient by 2e-3. Where a pixel's gradient is near 0 Adam's
@@ -108,7 +110,7 @@ OVERRIDES = (
 )
 LOSS_PARTS = ("loss", "style_loss", "content_loss", "total_variation")
 TOLERANCE = 1e-4  # relative for the losses, absolute for the pixels
-GRAD_TOLERANCE = 5e-3  # |g_torch - g_jaxgen| / |g_jaxgen|: float32 rounding (docstring)
+GRAD_TOLERANCE = 1e-2  # |g_torch - g_jaxgen| / |g_jaxgen|: float32 rounding (docstring)
 NUM_KEYS = 8  # distinct step keys, cycled (the step draws nothing: the key is unused)
 
 

@@ -131,3 +131,21 @@ def test_table_of_no_rows_says_so(table, tmp_path, capsys):
     assert "no table rows" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         table.main([str(tmp_path / "missing")])
+
+
+def test_cpu_name_gives_family_model_and_widest_vector_extension(harness, tmp_path):
+    # Two processors' blocks, as /proc/cpuinfo writes them: only the first is read.
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n\n"
+        "processor\t: 1\nmodel name\t: Other CPU\nflags\t\t: fpu\n"
+    )
+    assert harness.cpu_name(str(cpuinfo)) == "AMD EPYC (family 25, model 17; AVX-512)"
+    cpuinfo.write_text("cpu family\t: 25\nmodel\t: 1\nmodel name\t: AMD EPYC\nflags\t: avx avx2\n")
+    assert harness.cpu_name(str(cpuinfo)) == "AMD EPYC (family 25, model 1; AVX2)"
+    cpuinfo.write_text("model name\t: Plain CPU\n")
+    assert harness.cpu_name(str(cpuinfo)) == "Plain CPU"
+    assert harness.cpu_name(str(tmp_path / "missing")) in (
+        harness.platform.processor() or harness.platform.machine(),
+    )
