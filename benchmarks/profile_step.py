@@ -1,17 +1,22 @@
-"""Where the DCGAN train step's time goes on the CPU, operation by operation.
+"""Where a train step's time goes on the CPU, operation by operation.
 
     python benchmarks/profile_step.py [--quick] [--batch-size 256] [--steps 5] [--top 25]
+    python benchmarks/profile_step.py --family texture_synthesis   # any of family_steps.py's
+    python benchmarks/profile_step.py --family style_transfer      # style_transfer_step.py's
     JAXGEN_ONEDNN=0 python benchmarks/profile_step.py      # with XLA's convolutions
     JAXGEN_XLA_DEFAULTS=1 ...                              # without jaxgen's XLA flags
 
-The step of benchmarks/dcgan_step.py (classic widths, batch 256), compiled and warmed, then run
-`--steps` times under `jax.profiler.trace`. XLA:CPU records one event per executed operation
-(thunk) of the compiled program: a fusion, a convolution, a custom call (oneDNN's convolutions
-are `custom-call`s), a copy. The script sums each operation's time over the traced steps and
-prints one JSON object: per operation (by its name in the optimised HLO, with its kind: what
-the HLO says it is), ms per step and share of the step's wall time, largest first, and the
-totals by kind. Operations run one after another on this machine's program (one XLA stream
-plus its intra-op threads), so the shares add up to about the step's time.
+The step of benchmarks/dcgan_step.py (classic widths, batch 256; `--batch-size` applies to it
+only), or with `--family` the step that benchmarks/family_steps.py times for that family (its
+experiment's default preset, the family's phase) or style_transfer_step.py's (256 pixels),
+compiled and warmed, then run `--steps` times under `jax.profiler.trace`. XLA:CPU records one
+event per executed operation (thunk) of the compiled program: a fusion, a convolution, a custom
+call (oneDNN's convolutions are `custom-call`s), a copy. The script sums each operation's time
+over the traced steps and prints one JSON object: per operation (by its name in the optimised
+HLO, with its kind: what the HLO says it is), ms per step and share of the step's wall time,
+largest first, and the totals by kind. Operations run one after another on this machine's
+program (one XLA stream plus its intra-op threads), so the shares add up to about the step's
+time.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ import tempfile
 import time
 
 import dcgan_step
+import family_steps
 import harness
 import jax
+import style_transfer_step
 
 # Events that are not operations of the program: the executor's bookkeeping, Python frames.
 NOT_OPERATIONS = re.compile(r"^(\$|ThunkExecutor|PjitFunction|CommonPjRt|TfrtCpu|PjRt)")
@@ -52,16 +59,47 @@ def operation_kinds(hlo_text: str) -> dict[str, str]:
     return kinds
 
 
-def main() -> None:
-    bench = harness.Benchmark("profile_step", __doc__, repeats=(1, 1), steps=(5, 2))
-    bench.parser.add_argument("--batch-size", type=int, default=None, help="256, quick 32")
-    bench.parser.add_argument("--top", type=int, default=25, help="operations listed")
-    args = bench.parse()
-    batch = args.batch_size or (32 if args.quick else 256)
-
+def dcgan_stepper(batch: int) -> tuple[harness.Stepper, str]:
     batches, keys = dcgan_step.step_inputs(batch)
     task = dcgan_step.build_gan_task(batch, "jaxgen")
     stepper, _ = dcgan_step.jaxgen_contender(task, batches, keys)
+    return stepper, "DCGAN train step, classic widths (benchmarks/dcgan_step.py)"
+
+
+def family_stepper(name: str) -> tuple[harness.Stepper, str]:
+    """The jitted, donated step that family_steps.py (or style_transfer_step.py) times."""
+    if name == "style_transfer":
+        task = style_transfer_step.style_task(256)
+        batches, keys, _ = family_steps.step_inputs(task)
+        step, state = task.train_step, jax.jit(task.init_state)(jax.random.key(task.config.seed))
+        what = "style transfer's step at 256 pixels (benchmarks/style_transfer_step.py)"
+    else:
+        task = family_steps.build(name, "default")
+        batches, keys, _ = family_steps.step_inputs(task)
+        step = family_steps.train_step(task, name)
+        init = jax.jit(lambda key: family_steps.initial_state(task, name, key))
+        state = init(jax.random.key(task.config.seed))
+        what = family_steps.FAMILIES[name].describe(task)
+    stepper = harness.Stepper(jax.jit(step, donate_argnums=0), state, batches, keys)
+    stepper.compile()
+    return stepper, what
+
+
+def main(argv: list[str] | None = None) -> None:
+    bench = harness.Benchmark("profile_step", __doc__, repeats=(1, 1), steps=(5, 2))
+    bench.parser.add_argument("--batch-size", type=int, default=None, help="256, quick 32")
+    bench.parser.add_argument("--top", type=int, default=25, help="operations listed")
+    families = [*family_steps.FAMILIES, "style_transfer"]
+    bench.parser.add_argument(
+        "--family", choices=families, default=None, help="a family's step instead of the DCGAN's"
+    )
+    args = bench.parse(argv)
+    batch = args.batch_size or (32 if args.quick else 256)
+
+    if args.family is None:
+        stepper, what = dcgan_stepper(batch)
+    else:
+        stepper, what = family_stepper(args.family)
     kinds = operation_kinds(stepper.fn.as_text())
     stepper(2)  # warm: thread pools, oneDNN's primitive cache
 
@@ -90,8 +128,9 @@ def main() -> None:
 
     bench.emit(
         protocol_note=f"{args.steps} traced steps after 2 warm ones; times per step",
-        step="DCGAN train step, classic widths (benchmarks/dcgan_step.py)",
-        batch_size=batch,
+        step=what,
+        family=args.family or "dcgan",
+        batch_size=batch if args.family is None else None,
         convolutions=conv.backend(),
         wall_ms_per_step=round(wall_ms, 2),
         traced_ms_per_step=round(sum(total.values()), 2),

@@ -63,10 +63,15 @@ class ClassifierFeatures:
     def classifier(self):
         return self.feature_space.classifier
 
+    # False where the data set has neither labels nor attributes to train a classifier on (an
+    # unlabelled image folder): the task then scores without one (the GANs, VAE-GAN).
+    has_feature_network: bool = True
+
     def prepare_evaluation(self) -> None:
         """The classifier, loaded, or trained and cached, while the run is set up
         (`Task.prepare_evaluation`)."""
-        self.feature_space.load_classifier()
+        if self.has_feature_network:
+            self.feature_space.load_classifier()
 
     def real_features(self, split: str) -> np.ndarray:
         return self.feature_space.reference(split, self.splits[split].pixel_view)

@@ -276,6 +276,17 @@ def _conv_backward_data(dy: Array, w: Array, x_shape, strides, pads, dilation) -
 def _conv_backward_weights(x: Array, dy: Array, w_shape, strides, pads, dilation) -> Array:
     if 0 in dy.shape or 0 in x.shape:
         return jnp.zeros(w_shape, jnp.float32)
+    if w_shape[:2] == (1, 1) and strides != (1, 1):
+        # oneDNN 3.2's backward-weights of a strided 1x1 kernel is wrong on AVX2 CPUs (every
+        # element, on an AMD EPYC of cpu family 25, model 1; right on the AVX-512 ones:
+        # tests/nn/test_onednn_conv.py), so XLA's transpose of the convolution computes it.
+        def conv(w):
+            return lax.conv_general_dilated(
+                x, w, strides, pads, rhs_dilation=dilation, dimension_numbers=_DN
+            )
+
+        (dw,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(w_shape, jnp.float32))(dy)
+        return dw
     return _ffi("jaxgen_onednn_conv_bwd_weights", w_shape, strides, pads, dilation)(x, dy)
 
 

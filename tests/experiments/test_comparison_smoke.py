@@ -26,6 +26,7 @@ FIGURES = [f"samples_{m}" for m in MEMBERS] + [
 ]
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_vae_vs_gan_smoke_reports_every_member(tmp_path):
     result = train(smoke_config("vae_vs_gan", progress="false"), tmp_path)
     for member in MEMBERS:
@@ -100,6 +101,7 @@ def test_a_member_trains_exactly_as_its_own_run_and_a_comparison_resumes_exactly
     assert resumed["fid_vaegan"] == straight["fid_vaegan"]
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_many_seeds_replicate_the_whole_comparison(tmp_path):
     # Seed 1's replica of the comparison is the comparison run with seed 1.
     both = train(_pair_config(seeds="0,1"), tmp_path / "both")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from jaxgen.train.loop import train
 
 from ..conftest import REPO, smoke_config
@@ -44,6 +46,7 @@ def test_completion_smoke(tmp_path):
     assert "K = 20" in report and "binarized once" in report and "grey" in report
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_the_cvae_beats_the_nn_with_one_quadrant_given():
     # Sohn et al.'s and the Pyro tutorial's finding: with one quadrant given, the completion is
     # most ambiguous and the CVAE's latent code pays most. 300 steps of the default networks on

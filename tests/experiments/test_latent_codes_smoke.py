@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from jaxgen.train.loop import train
 
 from ..conftest import smoke_config
@@ -24,6 +26,7 @@ CLUSTER_KEYS = [
 TEST_KEYS = ["test_ae_bce_nats", "test_vae_bce_nats", "test_vae_neg_elbo_nats"]
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_latent_sampling_smoke(tmp_path):
     result = train(smoke_config("latent_sampling", progress="false"), tmp_path)
     for key in [*SAMPLING_KEYS, *TEST_KEYS]:

@@ -114,6 +114,7 @@ def test_gaussian_fixed_likelihood_and_bad_combinations(tmp_path):
     assert math.isfinite(result["test_nll_nats"])
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_attribute_vectors_raise_their_attribute(tmp_path):
     # The ink-mass vector (codes of the inkier half of the test digits minus the others) added
     # to codes must decode to inkier digits, rising at every step of the added amount. (The

@@ -7,6 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxgen.families.bigan.model import Encoder, encode
 from jaxgen.families.bigan.task import BiGANTask
@@ -27,6 +28,7 @@ def test_deterministic_encoder_ignores_the_key():
     np.testing.assert_array_equal(encode(encoder, params, x, jax.random.key(1)), mean)
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_stochastic_encoder_draws_by_reparametrization():
     encoder, params, x = _encoder_and_params(True)
     mean, log_std = (np.asarray(a) for a in encoder.apply({"params": params}, x))
@@ -45,6 +47,7 @@ def test_stochastic_encoder_draws_by_reparametrization():
     np.testing.assert_allclose(draws.std(0), np.exp(log_std), rtol=0.1)
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_ali_step_trains_the_encoder_s_log_std_head():
     config = smoke_config("bigan", progress="false", **{"model.stochastic_encoder": "true"})
     task = BiGANTask(config)

@@ -130,6 +130,7 @@ def test_train_step_carries_the_hidden_state_in_the_train_state(task):
     assert int(new_state.step) == 1 and float(metrics["loss"]) > 0
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_cells_compared_at_an_equal_parameter_budget(tmp_path):
     result = train(smoke_config("rnn_cells", progress="false"), tmp_path)
     cells = ("rnn", "lstm", "gru", "peephole_lstm", "coupled_lstm")

@@ -246,6 +246,7 @@ def test_the_check_network_must_differ_from_the_optimised_one():
         build_task(config)
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_any_classifier_runs_workdir_is_a_network(tmp_path):
     train(smoke_config("feature_classifier", progress="false"), tmp_path / "clf")
     config = smoke_config(

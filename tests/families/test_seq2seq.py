@@ -93,6 +93,7 @@ def test_the_scores_are_the_textbook_ones():
     assert sequences.chrf(refs, refs) == pytest.approx(100.0)
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_a_run_reports_free_running_numbers_and_its_decoding(tmp_path):
     workdir = tmp_path
     s = train(smoke_config("seq2seq_dates", progress="false"), workdir)

@@ -45,6 +45,7 @@ def test_best_checkpoint_by_validation_and_its_test_numbers(tmp_path):
     )
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_each_seed_s_report_starts_from_its_own_initialisation(tmp_path):
     # The language model's report scores the initial parameters: seed r's are seed r's.
     both = train(smoke_config("char_lm", progress="false", seeds="0,1"), tmp_path / "both")
