@@ -10,6 +10,7 @@ from jaxgen.train.loop import train
 from ..conftest import smoke_config
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_pca_vs_ae_reports_every_key(tmp_path):
     result = train(smoke_config("pca_vs_ae", progress="false"), tmp_path)
     for k in (2, 4):

@@ -8,6 +8,7 @@ from jaxgen.train.loop import train
 from ..conftest import smoke_config
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_linear_autoencoder_converges_to_the_pca_subspace(tmp_path):
     config = smoke_config(
         "pca_vs_ae",

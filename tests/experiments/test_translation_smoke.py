@@ -34,7 +34,12 @@ CYCLE_KEYS = (
 @pytest.mark.parametrize(
     "name, keys, figures",
     [
-        ("pix2pix_completion", PIX2PIX_KEYS + COMPLETION_KEYS, ["translations"]),
+        pytest.param(
+            "pix2pix_completion",
+            PIX2PIX_KEYS + COMPLETION_KEYS,
+            ["translations"],
+            marks=pytest.mark.slow,  # CI's budget: pix2pix_edges runs in `make test`
+        ),
         ("pix2pix_edges", PIX2PIX_KEYS + ("accuracy", "accuracy_inputs"), ["translations"]),
     ],
 )
@@ -90,6 +95,7 @@ def _write_folder(root, split_sizes, shape, seed, transform=None):
             Image.fromarray(image).save(root / split / f"{i}.png")
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_pix2pix_trains_on_a_folder_of_side_by_side_pairs(tmp_path):
     # The pix2pix data format: A on the left, B on the right; B is A mirrored here.
     def side_by_side(image):

@@ -82,6 +82,7 @@ def test_sampling_respects_top_k_temperature_and_keys(task):
     assert set(top3[:, 0].tolist()) <= allowed
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_char_lm_smoke_reports_bpc_and_the_initial_loss_sanity_check(tmp_path):
     config = smoke_config("char_lm", progress="false")
     result = train(config, tmp_path)

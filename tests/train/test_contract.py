@@ -50,7 +50,10 @@ def test_same_seed_same_fingerprint_other_seed_other(tmp_path):
 
 # The killed run reads its data in memory in one thread, or streamed from its files by worker
 # processes; the reference holds it in memory. Both ways of reading never change the batches.
-@pytest.mark.parametrize("workers, in_memory_mb", [(0, 512), (2, 0)])
+@pytest.mark.parametrize(
+    "workers, in_memory_mb",
+    [pytest.param(0, 512, marks=pytest.mark.slow), (2, 0)],  # the in-memory one: `make test-all`
+)
 def test_resume_after_sigkill_in_the_middle_of_training(tmp_path, workers, in_memory_mb):
     args = [
         "--config=experiments/autoencoder.py:smoke",
@@ -154,6 +157,7 @@ def test_nan_loss_stops_with_exit_2_and_keeps_checkpoints(tmp_path):
     assert any((tmp_path / "checkpoints").iterdir())
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_eight_devices_end_with_the_loss_of_one(tmp_path):
     def final_loss(workdir, devices):
         env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}

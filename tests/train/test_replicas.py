@@ -43,6 +43,7 @@ def test_mean_over_replicas_uses_the_sample_std():
     assert out["a_std"] == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
 
 
+@pytest.mark.slow  # minutes on the slower CI machines: `make test-all`
 def test_each_replica_ends_like_a_separate_run_with_its_seed(tmp_path):
     both = train(smoke_config("vae", progress="false", seeds="3,5"), tmp_path / "both")
     stacked = restore_params(tmp_path / "both")
