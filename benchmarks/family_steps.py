@@ -544,18 +544,23 @@ def torch_runner(twin, batches: list[dict], platform: harness.TorchPlatform):
     return run
 
 
+def jaxgen_stepper(task, name: str) -> tuple[harness.Stepper, list[dict]]:
+    """(jaxgen's contender: the family's phase step, jitted with the state donated, from the
+    phase's initial state, not yet compiled; the numpy batches its twin steps on)."""
+    batches, keys, twin_batches = step_inputs(task)
+    state = jax.jit(lambda key: initial_state(task, name, key))(jax.random.key(task.config.seed))
+    step = jax.jit(train_step(task, name), donate_argnums=0)
+    return harness.Stepper(step, state, batches, keys), twin_batches
+
+
 def bench_family(name: str, args, platform, twins) -> dict:
     """One family's record: config, step, counts, compile time, results and its table row."""
     spec, log = FAMILIES[name], harness.log
     load_before = harness.load_average()
     log(f"== {name}: building experiments/{spec.experiment}.py:{args.preset} ...")
     task = build(name, args.preset)
-    batches, keys, twin_batches = step_inputs(task)
-    state = jax.jit(lambda key: initial_state(task, name, key))(jax.random.key(task.config.seed))
-    state0 = jax.tree.map(np.asarray, state)  # before the step donates it
-    stepper = harness.Stepper(
-        jax.jit(train_step(task, name), donate_argnums=0), state, batches, keys
-    )
+    stepper, twin_batches = jaxgen_stepper(task, name)
+    state0 = jax.tree.map(np.asarray, stepper.state)  # before the step donates it
     record = {
         "family": spec.family,
         "experiment": f"experiments/{spec.experiment}.py",

@@ -73,14 +73,11 @@ def family_stepper(name: str) -> tuple[harness.Stepper, str]:
         batches, keys, _ = family_steps.step_inputs(task)
         step, state = task.train_step, jax.jit(task.init_state)(jax.random.key(task.config.seed))
         what = "style transfer's step at 256 pixels (benchmarks/style_transfer_step.py)"
+        stepper = harness.Stepper(jax.jit(step, donate_argnums=0), state, batches, keys)
     else:
         task = family_steps.build(name, "default")
-        batches, keys, _ = family_steps.step_inputs(task)
-        step = family_steps.train_step(task, name)
-        init = jax.jit(lambda key: family_steps.initial_state(task, name, key))
-        state = init(jax.random.key(task.config.seed))
+        stepper, _ = family_steps.jaxgen_stepper(task, name)
         what = family_steps.FAMILIES[name].describe(task)
-    stepper = harness.Stepper(jax.jit(step, donate_argnums=0), state, batches, keys)
     stepper.compile()
     return stepper, what
 

@@ -256,20 +256,24 @@ def _conv_forward(x: Array, w: Array, strides: Pair, pads: Pads, dilation: Pair)
     return _ffi("jaxgen_onednn_conv_fwd", shape, strides, pads, dilation)(x, w)
 
 
+def _xla_conv(x: Array, w: Array, strides: Pair, pads: Pads, dilation: Pair) -> Array:
+    return lax.conv_general_dilated(
+        x, w, strides, pads, rhs_dilation=dilation, dimension_numbers=_DN
+    )
+
+
+def _xla_transpose(conv, shape, dy: Array) -> Array:
+    """The gradient that XLA's transpose of the linear map `conv` (a convolution of an array of
+    `shape`) gives for the cotangent `dy`: the fallback where oneDNN's primitive is not used."""
+    (grad,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(shape, jnp.float32))(dy)
+    return grad
+
+
 def _conv_backward_data(dy: Array, w: Array, x_shape, strides, pads, dilation) -> Array:
     if 0 in dy.shape or 0 in x_shape:
         return jnp.zeros(x_shape, jnp.float32)
     if x_shape[3] < MIN_BACKWARD_DATA_CHANNELS:  # XLA's transpose of the convolution
-        conv = functools.partial(
-            lax.conv_general_dilated,
-            rhs=w,
-            window_strides=strides,
-            padding=pads,
-            rhs_dilation=dilation,
-            dimension_numbers=_DN,
-        )
-        (dx,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(x_shape, jnp.float32))(dy)
-        return dx
+        return _xla_transpose(lambda x: _xla_conv(x, w, strides, pads, dilation), x_shape, dy)
     return _ffi("jaxgen_onednn_conv_bwd_data", x_shape, strides, pads, dilation)(dy, w)
 
 
@@ -280,13 +284,7 @@ def _conv_backward_weights(x: Array, dy: Array, w_shape, strides, pads, dilation
         # oneDNN 3.2's backward-weights of a strided 1x1 kernel is wrong on AVX2 CPUs (every
         # element, on an AMD EPYC of cpu family 25, model 1; right on the AVX-512 ones:
         # tests/nn/test_onednn_conv.py), so XLA's transpose of the convolution computes it.
-        def conv(w):
-            return lax.conv_general_dilated(
-                x, w, strides, pads, rhs_dilation=dilation, dimension_numbers=_DN
-            )
-
-        (dw,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(w_shape, jnp.float32))(dy)
-        return dw
+        return _xla_transpose(lambda w: _xla_conv(x, w, strides, pads, dilation), w_shape, dy)
     return _ffi("jaxgen_onednn_conv_bwd_weights", w_shape, strides, pads, dilation)(x, dy)
 
 
