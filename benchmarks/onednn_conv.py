@@ -20,8 +20,8 @@ Contenders, interleaved in one process (benchmarks/harness.py), `--steps` calls 
   `lax.conv_transpose` autodiff takes seconds here, see conv_transpose_grad.py).
 - `onednn`: `jaxgen.nn.onednn` as it is by default (`onednn.set_layout('any_weights')`): the
   kernel reordered to oneDNN's preferred layout (`format_tag::any`) on every call, the
-  activations read and written in place (NHWC); backward-data into fewer than 16 channels on
-  XLA.
+  activations read and written in place (NHWC); backward-data into at most 4 channels on
+  planar layouts (oneDNN's im2col GEMM), into 5 to 15 on XLA.
 - `onednn_any`: every tensor in oneDNN's preferred layouts, reordered to and from the
   NHWC/HWIO buffers on every call.
 - `onednn_plain`: oneDNN on the NHWC/HWIO buffers in place, no reorders.

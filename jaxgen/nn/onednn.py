@@ -61,21 +61,24 @@ _TARGETS = (
     "jaxgen_onednn_conv_bwd_data",
     "jaxgen_onednn_conv_bwd_weights",
 )
-# oneDNN's backward-data into fewer channels than its AVX-512 block (16) pads them to 16 and runs
-# 2-5x slower than XLA's (the gradient of a network's image input, or a transposed convolution
-# to an image); its GEMM fallback on plain layouts is erratic (10 ms to seconds). Those
-# gradients are XLA's (benchmarks/onednn_conv.py, docs in onednn_conv.cc).
-MIN_BACKWARD_DATA_CHANNELS = 16
+# Backward-data into few channels (the gradient of a network's image input, a transposed
+# convolution to an image). The library runs it into at most `planar_max_channels()` (4)
+# channels on planar NCHW/OIHW layouts, where oneDNN's im2col-GEMM is 1.3-3.6x faster than
+# XLA's convolution (onednn_conv.cc, benchmarks/input_gradients.py). On its blocked layouts oneDNN pads fewer channels than its
+# AVX-512 vector block (16) to the block and runs 2-5x slower than XLA, so backward-data into 5
+# to 15 channels is XLA's (benchmarks/onednn_conv.py).
+MIN_BLOCKED_BACKWARD_DATA_CHANNELS = 16
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
+_planar_max_channels = 0
 _reason: str | None = None
 _loaded = False
 
 
 def _load() -> None:
     """Load the library and register its FFI targets, once per process."""
-    global _lib, _reason, _loaded
+    global _lib, _planar_max_channels, _reason, _loaded
     with _lock:
         if _loaded:
             return
@@ -97,12 +100,14 @@ def _load() -> None:
             lib.jaxgen_onednn_get_layout.restype = ctypes.c_int
             lib.jaxgen_onednn_set_layout.argtypes = [ctypes.c_int]
             lib.jaxgen_onednn_runtime.restype = ctypes.c_char_p
+            lib.jaxgen_onednn_planar_max_channels.restype = ctypes.c_int64
             handlers = {name: getattr(lib, name) for name in _TARGETS}
         except AttributeError as e:  # a library built from older sources
             _reason = f"oneDNN convolutions out of date ({e}; rebuild: {BUILD_HINT}); using XLA's"
             return
         for name, handler in handlers.items():
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler), platform="cpu")
+        _planar_max_channels = int(lib.jaxgen_onednn_planar_max_channels())
         _lib = lib
 
 
@@ -128,6 +133,12 @@ def _library() -> ctypes.CDLL:
 def runtime() -> str:
     """oneDNN's version, CPU runtime and threading runtime, e.g. '3.2.0 OpenMP/OpenMP'."""
     return _library().jaxgen_onednn_runtime().decode()
+
+
+def planar_max_channels() -> int:
+    """Backward-data into at most this many channels runs on planar layouts (onednn_conv.cc)."""
+    _library()
+    return _planar_max_channels
 
 
 def num_plans() -> int:
@@ -272,7 +283,7 @@ def _xla_transpose(conv, shape, dy: Array) -> Array:
 def _conv_backward_data(dy: Array, w: Array, x_shape, strides, pads, dilation) -> Array:
     if 0 in dy.shape or 0 in x_shape:
         return jnp.zeros(x_shape, jnp.float32)
-    if x_shape[3] < MIN_BACKWARD_DATA_CHANNELS:  # XLA's transpose of the convolution
+    if _planar_max_channels < x_shape[3] < MIN_BLOCKED_BACKWARD_DATA_CHANNELS:
         return _xla_transpose(lambda x: _xla_conv(x, w, strides, pads, dilation), x_shape, dy)
     return _ffi("jaxgen_onednn_conv_bwd_data", x_shape, strides, pads, dilation)(dy, w)
 
@@ -458,7 +469,7 @@ def conv_transpose(x: Array, kernel: Array, strides: int | Sequence[int], paddin
     ``lax.conv_transpose`` with NHWC/HWIO, ``transpose_kernel=False``), 'SAME' or 'VALID'.
 
     On CPU with the library available it runs on oneDNN, forward and backward (the forward pass
-    to fewer than 16 channels on XLA, see ``MIN_BACKWARD_DATA_CHANNELS``); otherwise (and in
+    to 5 to 15 channels on XLA, see ``MIN_BLOCKED_BACKWARD_DATA_CHANNELS``); otherwise (and in
     computations lowered for other platforms) it is ``jaxgen.nn.conv_transpose``.
     """
     from jaxgen.nn.conv_transpose import conv_transpose as xla_conv_transpose

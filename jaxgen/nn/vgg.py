@@ -3,10 +3,11 @@
 Keras publishes the ImageNet weights of VGG16 and VGG19 without the classifier ("notop") as HDF5
 files, ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`` and
 ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``. ``read_keras_weights`` reads them with h5py
-into NumPy arrays and ``features`` runs the convolutional part of the network in pure JAX
-(``lax.conv_general_dilated`` and ``lax.reduce_window``), returning the activations of named layers,
-e.g. for perceptual / style losses. Weights are never downloaded at run time; ``random_weights``
-gives the random-weight VGG of He, Wang & Hopcroft (2016) for offline use.
+into NumPy arrays and ``features`` runs the convolutional part of the network in JAX (oneDNN's
+convolutions on the CPU, ``jaxgen.nn.onednn``, XLA's elsewhere, and ``jaxgen.nn.pooling``'s max
+pooling), returning the activations of named layers, e.g. for perceptual / style losses.
+Weights are never downloaded at run time; ``random_weights`` gives the random-weight VGG of He,
+Wang & Hopcroft (2016) for offline use.
 
 File layout (Keras 2 ``save_weights``): a root attribute ``layer_names``; one group per layer named
 as the layer; each group's attribute ``weight_names`` lists its datasets (kernel, then bias) as
@@ -28,10 +29,10 @@ import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from jaxgen.errors import UserError
 from jaxgen.nn import onednn
+from jaxgen.nn.pooling import max_pool_2x2
 
 Array = jax.Array
 Weights = dict[str, dict[str, np.ndarray]]
@@ -378,7 +379,7 @@ def features(
         if len(found) == len(wanted):
             break  # everything requested is computed: skip the deeper layers
         if name.endswith("_pool"):
-            x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+            x = max_pool_2x2(x)
         else:
             kernel = jnp.asarray(weights[name]["kernel"], x.dtype)
             bias = jnp.asarray(weights[name]["bias"], x.dtype)

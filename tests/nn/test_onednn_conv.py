@@ -209,6 +209,27 @@ def _lowered_text(f, *args, **kwargs) -> str:
 
 
 @requires_onednn
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("cin", [1, 2, 4, 5, 8, 15, 16])
+def test_backward_data_into_few_channels_takes_its_route(cin, stride):
+    """Input gradients into at most planar_max_channels() (4) channels run on oneDNN's planar
+    layouts, 5 to 15 on XLA, 16 and more on oneDNN's blocked ones: each is XLA's gradient."""
+    x, w = _conv_inputs(5, 3, 13, cin, 32)
+
+    def ref(x, w):
+        return lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=DN)
+
+    def ours(x, w):
+        return onednn.conv2d(x, w, (stride, stride), "SAME")
+
+    _check_vjp(jax.jit(ours), ref, x, w)
+    text = _lowered_text(jax.grad(lambda x, w: jnp.sum(ours(x, w) ** 2)), x, w)
+    on_xla = onednn.planar_max_channels() < cin < onednn.MIN_BLOCKED_BACKWARD_DATA_CHANNELS
+    assert ("jaxgen_onednn_conv_bwd_data" in text) is not on_xla
+    assert onednn.planar_max_channels() == 4
+
+
+@requires_onednn
 def test_flax_conv_with_compatible_conv_equals_plain_conv():
     """nn.Conv(..., conv_general_dilated=...) keeps the params tree and the output."""
     x = jax.random.normal(jax.random.key(0), (3, 13, 13, 3))
@@ -265,7 +286,7 @@ def test_compatible_falls_back_to_xla(kwargs):
 @requires_onednn
 def test_compatible_lowered_for_gpu_keeps_xla_conv():
     """The FFI targets exist only for CPU: a CUDA lowering must contain XLA's convolution.
-    (16 input channels: fewer would take XLA's backward-data on CPU too.)"""
+    (16 input channels: 5 to 15 would take XLA's backward-data on CPU too.)"""
     x, w = _conv_inputs(5, 2, 13, 16, 4)
 
     def f(x, w):

@@ -22,8 +22,31 @@ import jax.numpy as jnp
 def gram(features_NxHxWxC: jax.Array) -> jax.Array:
     """N x C x C: each image's mean outer product of its feature vectors over positions."""
     _, height, width, _ = features_NxHxWxC.shape
-    outer = jnp.einsum("bijc,bijd->bcd", features_NxHxWxC, features_NxHxWxC)
-    return outer / (height * width)
+    return _sum_of_outer_products(features_NxHxWxC) / (height * width)
+
+
+@jax.custom_vjp
+def _sum_of_outer_products(features_NxHxWxC: jax.Array) -> jax.Array:
+    """N x C x C: sum over positions of F F^T, with a VJP of one matrix product.
+
+    Autodiff of the product of F with itself makes two products, F dG and F dG^T, each written
+    out as C x (H W) and transposed back (on the CPU, a third of texture synthesis's step); the
+    VJP F (dG + dG^T) is the same gradient in one product, written in F's own layout. Only the
+    summation order changes, so the gradient moves by float rounding (tests/families/
+    test_reverse.py checks it against autodiff and NumPy)."""
+    return jnp.einsum("bijc,bijd->bcd", features_NxHxWxC, features_NxHxWxC)
+
+
+def _outer_products_fwd(features):
+    return _sum_of_outer_products(features), features
+
+
+def _outer_products_bwd(features, cotangent_NxCxC):
+    symmetric = cotangent_NxCxC + jnp.swapaxes(cotangent_NxCxC, 1, 2)
+    return (jnp.einsum("bijc,bcd->bijd", features, symmetric),)
+
+
+_sum_of_outer_products.defvjp(_outer_products_fwd, _outer_products_bwd)
 
 
 def grams(features: Mapping[str, jax.Array], layers: Sequence[str]) -> dict[str, jax.Array]:
