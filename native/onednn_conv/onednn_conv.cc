@@ -60,7 +60,7 @@ std::atomic<int> g_layout{kAnyWeights};
 // to an image) runs on planar layouts, whatever the Layout: NCHW activations (dy reordered from
 // NHWC; a 1-channel dx is the same bytes in both) and OIHW weights, on which oneDNN takes its
 // im2col-GEMM implementation, as PyTorch's NCHW tensors do. On its blocked layouts oneDNN pads
-// the few channels to its vector block and ran up to 2.5x slower than XLA's convolution; the
+// the few channels to its vector block and ran up to 2.2x slower than XLA's convolution; the
 // planar GEMM runs 1.3-3.6x faster than XLA's (benchmarks/input_gradients.py, AVX2: 64 -> 1
 // channel, 23x23 at 128x128, 19.1 ms against XLA's 68.2; with this route switched off, the
 // blocked kernels took 65.5 ms against XLA's 44.6 on the same layer in a scratch run). From 8
