@@ -143,10 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         extra["onednn_unavailable"] = onednn.unavailable_reason()
         harness.log(onednn.unavailable_reason())
-    cases = {
-        name: time_case(name, args.repeats, args.steps, args.warmup, torch)
-        for name in args.cases.split(",")
-    }
+    # CPU kernels: on a machine with a GPU too, every contender runs on the CPU (oneDNN's FFI
+    # targets exist only there).
+    with jax.default_device(jax.devices("cpu")[0]):
+        cases = {
+            name: time_case(name, args.repeats, args.steps, args.warmup, torch)
+            for name in args.cases.split(",")
+        }
     bench.emit(protocol_note="a step: one input gradient", **extra, cases=cases)
 
 

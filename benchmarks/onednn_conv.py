@@ -178,10 +178,13 @@ def main() -> None:
         harness.log(onednn.unavailable_reason())
     if torch is None and not args.skip_torch:
         extra["torch_missing"] = harness.torch_missing()
-    cases = {
-        name: time_case(name, args.batch, args.repeats, args.steps, args.warmup, torch)
-        for name in args.cases.split(",")
-    }
+    # CPU kernels: on a machine with a GPU too, every contender runs on the CPU (oneDNN's FFI
+    # targets exist only there).
+    with jax.default_device(jax.devices("cpu")[0]):
+        cases = {
+            name: time_case(name, args.batch, args.repeats, args.steps, args.warmup, torch)
+            for name in args.cases.split(",")
+        }
     bench.emit(
         protocol_note="a step: one call of forward + input and kernel gradients",
         batch=args.batch,
