@@ -131,6 +131,18 @@ def speed_ratio(times: Times, a: str, b: str) -> dict[str, float]:
     }
 
 
+def ratios_over(times: Times, baseline: str) -> dict[str, float]:
+    """{contender: its speed over `baseline`'s, the median over rounds of the per-round ratio}
+    for every other contender (above 1: faster than the baseline)."""
+    return {c: speed_ratio(times, c, baseline)["median_per_round"] for c in times if c != baseline}
+
+
+def on_cpu():
+    """A context in which new arrays and jitted work go to the CPU: benchmarks of CPU kernels
+    (oneDNN's FFI targets exist only there) run there on a machine with a GPU too."""
+    return jax.default_device(jax.devices("cpu")[0])
+
+
 def medians_ms(times: Times) -> dict[str, float]:
     """Median ms per step (per call) of each contender."""
     return {name: round(1e3 * statistics.median(ts), 3) for name, ts in times.items()}

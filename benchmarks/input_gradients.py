@@ -119,9 +119,7 @@ def time_case(name, repeats, steps, warmup, torch) -> dict:
         "w": list(w.shape),
         "stride": stride,
         "ms_median": harness.medians_ms(times),
-        "ratios_xla_over": {
-            c: harness.speed_ratio(times, c, "xla")["median_per_round"] for c in times if c != "xla"
-        },
+        "ratios_xla_over": harness.ratios_over(times, "xla"),
         "max_rel_diff": checks,
         "results": harness.summarize(times),
     }
@@ -143,9 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         extra["onednn_unavailable"] = onednn.unavailable_reason()
         harness.log(onednn.unavailable_reason())
-    # CPU kernels: on a machine with a GPU too, every contender runs on the CPU (oneDNN's FFI
-    # targets exist only there).
-    with jax.default_device(jax.devices("cpu")[0]):
+    with harness.on_cpu():  # CPU kernels, also where there is a GPU
         cases = {
             name: time_case(name, args.repeats, args.steps, args.warmup, torch)
             for name in args.cases.split(",")

@@ -152,9 +152,7 @@ def time_case(name, batch, repeats, steps, warmup, torch) -> dict:
         "stride": stride,
         "transposed": transposed,
         "ms_median": harness.medians_ms(times),
-        "ratios_xla_over": {
-            c: harness.speed_ratio(times, c, "xla")["median_per_round"] for c in times if c != "xla"
-        },
+        "ratios_xla_over": harness.ratios_over(times, "xla"),
         "max_rel_diff": checks,
         "results": harness.summarize(times),
     }
@@ -178,9 +176,7 @@ def main() -> None:
         harness.log(onednn.unavailable_reason())
     if torch is None and not args.skip_torch:
         extra["torch_missing"] = harness.torch_missing()
-    # CPU kernels: on a machine with a GPU too, every contender runs on the CPU (oneDNN's FFI
-    # targets exist only there).
-    with jax.default_device(jax.devices("cpu")[0]):
+    with harness.on_cpu():  # CPU kernels, also where there is a GPU
         cases = {
             name: time_case(name, args.batch, args.repeats, args.steps, args.warmup, torch)
             for name in args.cases.split(",")

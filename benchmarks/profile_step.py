@@ -69,11 +69,8 @@ def dcgan_stepper(batch: int) -> tuple[harness.Stepper, str]:
 def family_stepper(name: str) -> tuple[harness.Stepper, str]:
     """The jitted, donated step that family_steps.py (or style_transfer_step.py) times."""
     if name == "style_transfer":
-        task = style_transfer_step.style_task(256)
-        batches, keys, _ = family_steps.step_inputs(task)
-        step, state = task.train_step, jax.jit(task.init_state)(jax.random.key(task.config.seed))
+        stepper = style_transfer_step.jaxgen_stepper(style_transfer_step.style_task(256))
         what = "style transfer's step at 256 pixels (benchmarks/style_transfer_step.py)"
-        stepper = harness.Stepper(jax.jit(step, donate_argnums=0), state, batches, keys)
     else:
         task = family_steps.build(name, "default")
         stepper, _ = family_steps.jaxgen_stepper(task, name)

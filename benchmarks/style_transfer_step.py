@@ -357,6 +357,17 @@ def torch_contender(torch, task, image0, platform):
     return run
 
 
+def jaxgen_stepper(task) -> harness.Stepper:
+    """jaxgen's contender: `task.train_step` jitted with the state donated, from
+    `task.init_state` at the config's seed, not yet compiled."""
+    state = jax.jit(task.init_state)(jax.random.key(task.config.seed))
+    frozen = jax.device_put(task.frozen_inputs().arrays)  # once, as the training loop does
+    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
+    # The harness's Stepper calls fn(state, batch, key): here the "batches" are the step keys
+    # and the one "key" is the frozen arrays, so it calls train_step(state, key, frozen).
+    return harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, keys, [frozen])
+
+
 def main(argv: list[str] | None = None) -> dict:
     bench = harness.Benchmark("style_transfer_step", __doc__, repeats=(7, 2), steps=(3, 1))
     bench.parser.add_argument(
@@ -386,14 +397,8 @@ def main(argv: list[str] | None = None) -> dict:
         checks = check_against_torch(torch, task)
         log(f"checks: {checks}")
 
-    init_key = jax.random.key(config.seed)
-    state = jax.jit(task.init_state)(init_key)
-    image0 = np.asarray(state.params["image"])
-    frozen = jax.device_put(task.frozen_inputs().arrays)  # once, as the training loop does
-    keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
-    # The harness's Stepper calls fn(state, batch, key): here the "batches" are the step keys
-    # and the one "key" is the frozen arrays, so it calls train_step(state, key, frozen).
-    stepper = harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, keys, [frozen])
+    stepper = jaxgen_stepper(task)
+    image0 = np.asarray(stepper.state.params["image"])  # before the step donates the state
     contenders = {"jaxgen": stepper}
     compile_s = {"jaxgen": round(stepper.compile(), 3)}
     platform = None  # without torch, no PyTorch rows

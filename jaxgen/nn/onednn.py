@@ -64,9 +64,9 @@ _TARGETS = (
 # Backward-data into few channels (the gradient of a network's image input, a transposed
 # convolution to an image). The library runs it into at most `planar_max_channels()` (4)
 # channels on planar NCHW/OIHW layouts, where oneDNN's im2col-GEMM is 1.3-3.6x faster than
-# XLA's convolution (onednn_conv.cc, benchmarks/input_gradients.py). On its blocked layouts oneDNN pads fewer channels than its
-# AVX-512 vector block (16) to the block and runs 2-5x slower than XLA, so backward-data into 5
-# to 15 channels is XLA's (benchmarks/onednn_conv.py).
+# XLA's convolution (onednn_conv.cc, benchmarks/input_gradients.py). On its blocked layouts
+# oneDNN pads fewer channels than its AVX-512 vector block (16) to the block and runs 2-5x
+# slower than XLA there, so backward-data into 5 to 15 channels is XLA's.
 MIN_BLOCKED_BACKWARD_DATA_CHANNELS = 16
 
 _lock = threading.Lock()

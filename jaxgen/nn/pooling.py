@@ -48,7 +48,7 @@ def _max_pool_bwd(res, cotangent):
             # The first position (row-major) that holds the maximum takes the cotangent.
             first = (windows[:, :, dy, :, dx, :] == pooled) & ~taken
             taken = taken | first
-            row.append(jnp.where(first, cotangent, 0.0).astype(x.dtype))
+            row.append(jnp.where(first, cotangent, 0.0))
         rows.append(jnp.stack(row, axis=3))  # (N, H/2, W/2, 2, C)
     grad = jnp.stack(rows, axis=2)  # (N, H/2, 2, W/2, 2, C)
     n, h, w, c = x.shape

@@ -135,19 +135,16 @@ class Buffers {
   std::array<Buffer, 4> buffers_;
 };
 
-memory::desc Activation(int64_t n, int64_t c, int64_t h, int64_t w, bool any) {
-  return memory::desc({n, c, h, w}, memory::data_type::f32, any ? tag::any : tag::nhwc);
+// Activations are {N, C, H, W} logically (oneDNN's order) in the physical `layout` (the
+// caller's is nhwc).
+memory::desc Activation(int64_t n, int64_t c, int64_t h, int64_t w, tag layout) {
+  return memory::desc({n, c, h, w}, memory::data_type::f32, layout);
 }
 
-// Weights are {O, I, KH, KW} logically (oneDNN's order); hwio is the physical order
-// (KH, KW, I, O) of a flax kernel.
-memory::desc Weights(const Key& k, bool any) {
-  return memory::desc({k.dst_c, k.src_c, k.kh, k.kw}, memory::data_type::f32,
-                      any ? tag::any : tag::hwio);
-}
-
-memory::desc Planar(const memory::dims& dims, tag layout) {
-  return memory::desc(dims, memory::data_type::f32, layout);
+// Weights are {O, I, KH, KW} logically; the caller's physical order is hwio (KH, KW, I, O), a
+// flax kernel's.
+memory::desc Weights(const Key& k, tag layout) {
+  return memory::desc({k.dst_c, k.src_c, k.kh, k.kw}, memory::data_type::f32, layout);
 }
 
 Tensor MakeTensor(int arg, const memory::desc& user, const memory::desc& prim, bool is_input) {
@@ -166,20 +163,17 @@ Tensor MakeTensor(int arg, const memory::desc& user, const memory::desc& prim, b
 std::shared_ptr<Plan> BuildPlan(const Key& k) {
   const bool planar = static_cast<Kind>(k.kind) == Kind::kBackwardData &&
                       k.src_c <= kPlanarMaxChannels;
-  const bool any_act = (k.layout & kAnyActivations) != 0 && !planar;
-  const bool any_wei = (k.layout & kAnyWeights) != 0 && !planar;
+  const tag act = planar ? tag::nchw : (k.layout & kAnyActivations) ? tag::any : tag::nhwc;
+  const tag wei_layout = planar ? tag::oihw : (k.layout & kAnyWeights) ? tag::any : tag::hwio;
   dnnl::engine& eng = Engine();
   const memory::dims strides{k.sh, k.sw}, dilates{k.dh, k.dw};
   const memory::dims pad_l{k.pl_h, k.pl_w}, pad_r{k.pr_h, k.pr_w};
-  const auto src = planar ? Planar({k.n, k.src_c, k.src_h, k.src_w}, tag::nchw)
-                          : Activation(k.n, k.src_c, k.src_h, k.src_w, any_act);
-  const auto dst = planar ? Planar({k.n, k.dst_c, k.dst_h, k.dst_w}, tag::nchw)
-                          : Activation(k.n, k.dst_c, k.dst_h, k.dst_w, any_act);
-  const auto wei =
-      planar ? Planar({k.dst_c, k.src_c, k.kh, k.kw}, tag::oihw) : Weights(k, any_wei);
-  const auto src_user = Activation(k.n, k.src_c, k.src_h, k.src_w, false);
-  const auto dst_user = Activation(k.n, k.dst_c, k.dst_h, k.dst_w, false);
-  const auto wei_user = Weights(k, false);
+  const auto src = Activation(k.n, k.src_c, k.src_h, k.src_w, act);
+  const auto dst = Activation(k.n, k.dst_c, k.dst_h, k.dst_w, act);
+  const auto wei = Weights(k, wei_layout);
+  const auto src_user = Activation(k.n, k.src_c, k.src_h, k.src_w, tag::nhwc);
+  const auto dst_user = Activation(k.n, k.dst_c, k.dst_h, k.dst_w, tag::nhwc);
+  const auto wei_user = Weights(k, tag::hwio);
 
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
