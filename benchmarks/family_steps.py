@@ -42,9 +42,14 @@ The reverse family reads no data: its step is `step(state, key, frozen)`, the fr
 (the network's weights, a texture's targets) placed on the device once, as the loop does.
 What one step of each contains is in its table row (`step`), written from the config that ran.
 
-Contenders, per family, timed interleaved in one process (benchmarks/harness.py: every round
-runs each contender for the family's steps per round, the starting one rotating), medians over
-rounds:
+Each family runs in a process of its own (this script again, with `--families NAME`), so that
+no family is timed in a process that earlier families' work has changed: on the AVX2 machine
+PyTorch's char LM step took 49 to 65 ms in a process of its own and 113 ms after the eleven
+families before it in one process (2026-12-07; jaxgen's 80 to 115 ms either way), which had
+turned a 0.53x into a 1.15x. A single family (`--families NAME`) runs in this process;
+`--one-process` times them all in this one, as the script did before. Contenders, per family,
+timed interleaved in its process (benchmarks/harness.py: every round runs each contender for
+the family's steps per round, the starting one rotating), medians over rounds:
 
 - `jaxgen`: the task's step jitted with the state donated (what the training loop runs: the
   family's phase's `train_step`, vmapped over the replicas of a many-seed task), from
@@ -79,8 +84,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
+import os
 import pathlib
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -610,6 +618,30 @@ def bench_family(name: str, args, platform, twins) -> dict:
     return record
 
 
+def child_argv(name: str, args) -> list[str]:
+    """This script's command line that times family `name` alone, with the run's flags."""
+    argv = [sys.executable, str(pathlib.Path(__file__).resolve()), "--families", name]
+    argv += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+    argv += ["--preset", args.preset]
+    if args.quick:
+        argv.append("--quick")
+    if args.steps is not None:
+        argv += ["--steps", str(args.steps)]
+    if args.torch_threads is not None:
+        argv += ["--torch-threads", str(args.torch_threads)]
+    return argv
+
+
+def bench_in_own_process(name: str, args) -> tuple[dict, list[dict]]:
+    """(family `name`'s record, its table rows), timed by this script in a child process (its
+    progress goes to this process's stderr; its JSON comes back on its stdout)."""
+    child = subprocess.run(child_argv(name, args), stdout=subprocess.PIPE, text=True)
+    if child.returncode != 0:
+        raise RuntimeError(f"{name}: the child process failed (exit code {child.returncode})")
+    record = json.loads(child.stdout)
+    return record["families"][name], record["table"]
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     bench = harness.Benchmark("family_steps", __doc__, repeats=(7, 2))
     bench.parser.add_argument(
@@ -623,6 +655,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     bench.parser.add_argument("--preset", default="default", help="the experiments' preset")
     bench.parser.add_argument(
         "--torch-threads", type=int, default=None, help="PyTorch's CPU threads (XLA's cores)"
+    )
+    bench.parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="time every family in this process (default: each in a process of its own)",
     )
     args = bench.parse(argv)
     names = [n for n in args.families.split(",") if n]
@@ -640,13 +677,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
         twins = harness.import_twins()
         payload["torch_platform"] = platform.facts()
 
-    records = {name: bench_family(name, args, platform, twins) for name in names}
-    rows = [row for r in records.values() for row in r.pop("rows")]
+    records, rows = {}, []
+    for name in names:
+        if len(names) > 1 and not args.one_process:
+            records[name], family_rows = bench_in_own_process(name, args)
+        else:
+            records[name] = bench_family(name, args, platform, twins)
+            family_rows = records[name].pop("rows")
+            records[name]["process_id"] = os.getpid()
+        rows += family_rows
+    where = "in this one process" if args.one_process else "in a process of its own"
     return bench.emit(
         protocol_note=(
-            "each family timed on its own (its load averages beside it); jaxgen_over_X: "
-            "jaxgen's speed over X's (of the medians, the median of the per-round ratios, of the "
-            "fastest rounds)"
+            f"each family timed on its own, {where} (its load averages beside it); "
+            "jaxgen_over_X: jaxgen's speed over X's (of the medians, the median of the per-round "
+            "ratios, of the fastest rounds)"
         ),
         families=records,
         table=rows,

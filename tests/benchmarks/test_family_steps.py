@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -467,6 +468,9 @@ def test_quick_run_emits_rows(bench, capsys):
     for family in record["families"].values():
         assert family["results"]["jaxgen"]["steps_per_s_median"] > 0
         assert len(family["load_average"]["before"]) == 3
+    # Each family timed in a process of its own, neither this one.
+    processes = {family["process_id"] for family in record["families"].values()}
+    assert len(processes) == 2 and os.getpid() not in processes
     if not has_torch:
         assert "torch_missing" in record and record["table"] == []
         return
@@ -496,6 +500,14 @@ def test_quick_run_of_a_task_without_data(bench, capsys):
     if has_torch:
         assert family["param_counts"]["torch"] == family["param_counts"]["jaxgen"]
         assert {row["family"] for row in record["table"]} == {"reverse"}
+
+
+def test_one_process_times_every_family_here(bench, capsys):
+    argv = ["--quick", "--preset", "smoke", "--families", "autoencoder,feature_classifier"]
+    record = bench.main([*argv, "--one-process", "--repeats", "1", "--warmup", "0", "--steps", "1"])
+    capsys.readouterr()
+    assert {family["process_id"] for family in record["families"].values()} == {os.getpid()}
+    assert "in this one process" in record["protocol"]
 
 
 def test_run_without_torch_says_so(bench, capsys, monkeypatch):
