@@ -618,24 +618,12 @@ def bench_family(name: str, args, platform, twins) -> dict:
     return record
 
 
-def child_argv(name: str, args) -> list[str]:
-    """This script's command line that times family `name` alone, with the run's flags."""
-    argv = [sys.executable, str(pathlib.Path(__file__).resolve()), "--families", name]
-    argv += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
-    argv += ["--preset", args.preset]
-    if args.quick:
-        argv.append("--quick")
-    if args.steps is not None:
-        argv += ["--steps", str(args.steps)]
-    if args.torch_threads is not None:
-        argv += ["--torch-threads", str(args.torch_threads)]
-    return argv
-
-
-def bench_in_own_process(name: str, args) -> tuple[dict, list[dict]]:
-    """(family `name`'s record, its table rows), timed by this script in a child process (its
-    progress goes to this process's stderr; its JSON comes back on its stdout)."""
-    child = subprocess.run(child_argv(name, args), stdout=subprocess.PIPE, text=True)
+def bench_in_own_process(name: str, argv: Sequence[str]) -> tuple[dict, list[dict]]:
+    """(family `name`'s record, its table rows), timed by this script in a child process run
+    with this run's flags `argv` and `--families NAME` last (argparse keeps the last value; its
+    progress goes to this process's stderr, its JSON comes back on its stdout)."""
+    command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv, "--families", name]
+    child = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if child.returncode != 0:
         raise RuntimeError(f"{name}: the child process failed (exit code {child.returncode})")
     record = json.loads(child.stdout)
@@ -661,8 +649,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         action="store_true",
         help="time every family in this process (default: each in a process of its own)",
     )
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = bench.parse(argv)
     names = [n for n in args.families.split(",") if n]
+    isolate = len(names) > 1 and not args.one_process
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         bench.parser.error(f"unknown families {unknown}; choose from {', '.join(FAMILIES)}")
@@ -674,13 +664,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         payload["torch_missing"] = harness.torch_missing()
     else:
         platform = harness.TorchPlatform(torch, args.torch_threads)
-        twins = harness.import_twins()
+        twins = None if isolate else harness.import_twins()  # the children time the twins
         payload["torch_platform"] = platform.facts()
 
     records, rows = {}, []
     for name in names:
-        if len(names) > 1 and not args.one_process:
-            records[name], family_rows = bench_in_own_process(name, args)
+        if isolate:
+            records[name], family_rows = bench_in_own_process(name, argv)
         else:
             records[name] = bench_family(name, args, platform, twins)
             family_rows = records[name].pop("rows")
