@@ -7,15 +7,16 @@ DEMO_DIR ?= runs/demo
 BENCH_DIR ?= runs/bench
 BENCH_FLAGS ?=
 TORCH := torch==2.13.0
-# oneDNN convolutions inside XLA:CPU (jaxgen/nn/onednn.py): the pinned CPU build of oneDNN on GNU
-# OpenMP (libgomp from the system), compiled against with a C++17 compiler (g++). The newer
+# jaxgen's native library for XLA:CPU (native/onednn, jaxgen/nn/onednn.py): oneDNN's convolutions
+# and the LSTM's recurrence on oneDNN's inner products, against the pinned CPU build of oneDNN on
+# GNU OpenMP (libgomp from the system), compiled with a C++17 compiler (g++). The newer
 # `onednn` wheel is a SYCL build whose CPU engine needs an OpenCL CPU runtime found through
 # OCL_ICD_FILENAMES (and 4 GB of SYCL/OpenCL/compiler runtimes).
 ONEDNN := onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 CMAKE := cmake==4.4.4  # from PyPI, into the venv: the build needs no system cmake
-NATIVE_BUILD := build/onednn_conv
-NATIVE_LIB := jaxgen/nn/_native/libjaxgen_onednn_conv.so
-NATIVE_SOURCES := native/onednn_conv/CMakeLists.txt native/onednn_conv/onednn_conv.cc
+NATIVE_BUILD := build/onednn
+NATIVE_LIB := jaxgen/nn/_native/libjaxgen_onednn.so
+NATIVE_SOURCES := $(wildcard native/onednn/*)
 
 .PHONY: demo test test-all lint bench native clean
 
@@ -25,10 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# The tests run with oneDNN's convolutions, so that CI checks the path every CPU run takes.
+# The tests run with the library, so that CI checks the path every CPU run takes.
 $(NATIVE_LIB): $(STAMP) $(NATIVE_SOURCES)
 	$(BIN)/pip install -q $(ONEDNN) $(CMAKE)
-	$(BIN)/cmake -S native/onednn_conv -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	$(BIN)/cmake -S native/onednn -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release \
 	  -DPython_EXECUTABLE=$(abspath $(BIN)/python) > /dev/null
 	$(BIN)/cmake --build $(NATIVE_BUILD) -j 2 > /dev/null
 

@@ -265,6 +265,26 @@ def torch_missing() -> str:
     return f"torch is not installed, so the PyTorch contenders did not run: {TORCH_INSTALL}"
 
 
+def cpu_kernel_contenders(skip_torch: bool = False):
+    """(torch or None, facts for the JSON) for the benchmarks of jaxgen's native CPU kernels
+    against PyTorch's: PyTorch with 2 threads (the cores), or why it is missing; the oneDNN
+    library's runtime, or why it is unavailable (logged)."""
+    from jaxgen.nn import onednn
+
+    torch = None if skip_torch else import_torch()
+    facts = {}
+    if torch is not None:
+        torch.set_num_threads(2)
+    elif not skip_torch:
+        facts["torch_missing"] = torch_missing()
+    if onednn.available():
+        facts["onednn_runtime"] = onednn.runtime()
+    else:
+        facts["onednn_unavailable"] = onednn.unavailable_reason()
+        log(onednn.unavailable_reason())
+    return torch, facts
+
+
 def cpuinfo_fields(path: str = "/proc/cpuinfo") -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
     fields: dict[str, str] = {}

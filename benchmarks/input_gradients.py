@@ -129,18 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     bench = harness.Benchmark("input_gradients", __doc__, repeats=(7, 2), steps=(3, 1))
     bench.parser.add_argument("--cases", default=",".join(CASES), help="comma-separated names")
     args = bench.parse(argv)
-    torch = harness.import_torch()
-    extra = {}
-    if torch is not None:
-        torch.set_num_threads(2)
-    else:
-        extra["torch_missing"] = harness.torch_missing()
+    torch, extra = harness.cpu_kernel_contenders()
     if onednn.available():
-        extra["onednn_runtime"] = onednn.runtime()
         extra["planar_max_channels"] = onednn.planar_max_channels()
-    else:
-        extra["onednn_unavailable"] = onednn.unavailable_reason()
-        harness.log(onednn.unavailable_reason())
     with harness.on_cpu():  # CPU kernels, also where there is a GPU
         cases = {
             name: time_case(name, args.repeats, args.steps, args.warmup, torch)

@@ -165,17 +165,7 @@ def main() -> None:
     bench.parser.add_argument("--cases", default=",".join(CASES), help="comma-separated names")
     args = bench.parse()
     args.batch = args.batch or (32 if args.quick else 256)
-    torch = None if args.skip_torch else harness.import_torch()
-    if torch is not None:
-        torch.set_num_threads(2)
-    extra = {}
-    if onednn.available():
-        extra["onednn_runtime"] = onednn.runtime()
-    else:
-        extra["onednn_unavailable"] = onednn.unavailable_reason()
-        harness.log(onednn.unavailable_reason())
-    if torch is None and not args.skip_torch:
-        extra["torch_missing"] = harness.torch_missing()
+    torch, extra = harness.cpu_kernel_contenders(skip_torch=args.skip_torch)
     with harness.on_cpu():  # CPU kernels, also where there is a GPU
         cases = {
             name: time_case(name, args.batch, args.repeats, args.steps, args.warmup, torch)

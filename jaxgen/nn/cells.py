@@ -156,9 +156,10 @@ def make_cell(name: str, hidden_size: int, **kwargs: Any) -> nn.RNNCellBase:
 def recurrent_layer(name: str, hidden_size: int) -> nn.Module:
     """The cell called `name` scanned over batch-major sequences, returning (final carry,
     outputs): `nn.RNN(cell, return_carry=True)`, except the LSTM, which runs as
-    `jaxgen.nn.lstm.LSTMLayer` (the same parameters and numbers, its backward pass formed as
-    cuDNN's is). Either is called as `layer(x_BxTxE, initial_carry=carry)` and has the cell as
-    `layer.cell`, for one step at a time."""
+    `jaxgen.nn.lstm.LSTMLayer` (the same parameters, the same numbers to float rounding, formed
+    as cuDNN's LSTM forms them; on the CPU in jaxgen's oneDNN library where it is built).
+    Either is called as `layer(x_BxTxE, initial_carry=carry)` and has the cell as `layer.cell`,
+    for one step at a time."""
     if name == "lstm":
         return LSTMLayer(hidden_size)
     return nn.RNN(make_cell(name, hidden_size), return_carry=True)

@@ -1,9 +1,13 @@
-"""oneDNN 2-D convolutions inside XLA:CPU, through JAX's FFI.
+"""oneDNN's 2-D convolutions, and an LSTM on oneDNN's inner products, inside XLA:CPU, through
+JAX's FFI.
 
 XLA's CPU convolutions are markedly slower than oneDNN's (PyTorch's CPU backend) on the layers
-jaxgen trains, forward and backward. ``native/onednn_conv`` (built by ``make native`` into
+jaxgen trains, forward and backward, and an LSTM's recurrence as an XLA scan pays for a dozen
+small operations and thread hand-offs per step. ``native/onednn`` (built by ``make native`` into
 ``jaxgen/nn/_native/``) wraps oneDNN's forward, backward-data and backward-weights convolution
-primitives as XLA FFI handlers; this module registers them for the CPU platform and builds:
+primitives (``conv.cc``), and runs an LSTM's whole recurrence, forward and backward, in one call
+each (``lstm.cc``: a step's product on oneDNN's inner product, the cell's arithmetic fused), as
+XLA FFI handlers; this module registers them for the CPU platform and builds:
 
 * ``conv2d``: an NHWC/HWIO convolution (strides, explicit/'SAME'/'VALID' padding, kernel
   dilation) with a ``jax.custom_vjp`` whose backward pass is oneDNN's backward primitives;
@@ -11,7 +15,9 @@ primitives as XLA FFI handlers; this module registers them for the CPU platform 
   ``flax.linen.Conv(..., conv_general_dilated=...)``; it takes the oneDNN path for what that
   supports on CPU and is ``lax.conv_general_dilated`` everywhere else;
 * ``conv_transpose``: ``jaxgen.nn.conv_transpose`` (i.e. ``lax.conv_transpose`` with NHWC/HWIO,
-  ``transpose_kernel=False``) on oneDNN.
+  ``transpose_kernel=False``) on oneDNN;
+* ``lstm_forward`` and ``lstm_backward``: the FFI calls of the LSTM over a sequence, from which
+  ``jaxgen.nn.lstm`` builds its CPU path.
 
 The FFI targets exist only for CPU, so every oneDNN call is staged with
 ``lax.platform_dependent(cpu=oneDNN, default=XLA)`` by the compatible wrappers: a computation
@@ -26,7 +32,7 @@ and transposed, 64-256 channels) and 1.4-1.5x on those to or from one channel; P
 
 Threads: the oneDNN that ``make native`` installs (the onednn-cpu-gomp wheel, oneDNN 3.2) runs
 on GNU OpenMP with one thread per core; the XLA thread that executes the custom call becomes the
-master of that OpenMP team, and the library runs one primitive at a time (see onednn_conv.cc).
+master of that OpenMP team, and the library runs one primitive at a time (see common.h).
 The newer ``onednn`` wheel is a SYCL build: its CPU engine exists only with an OpenCL CPU
 runtime found through OCL_ICD_FILENAMES, and it pulls in 4 GB of SYCL/OpenCL runtimes, for no
 measurable gain here.
@@ -52,7 +58,7 @@ Array = jax.Array
 Pair = tuple[int, int]
 Pads = tuple[Pair, Pair]
 
-LIBRARY = Path(__file__).parent / "_native" / "libjaxgen_onednn_conv.so"
+LIBRARY = Path(__file__).parent / "_native" / "libjaxgen_onednn.so"
 BUILD_HINT = "make native"
 _DN = ("NHWC", "HWIO", "NHWC")
 # FFI target name -> exported handler symbol (the same string).
@@ -60,11 +66,13 @@ _TARGETS = (
     "jaxgen_onednn_conv_fwd",
     "jaxgen_onednn_conv_bwd_data",
     "jaxgen_onednn_conv_bwd_weights",
+    "jaxgen_onednn_lstm_fwd",
+    "jaxgen_onednn_lstm_bwd",
 )
 # Backward-data into few channels (the gradient of a network's image input, a transposed
 # convolution to an image). The library runs it into at most `planar_max_channels()` (4)
 # channels on planar NCHW/OIHW layouts, where oneDNN's im2col-GEMM is 1.3-3.6x faster than
-# XLA's convolution (onednn_conv.cc, benchmarks/input_gradients.py). On its blocked layouts
+# XLA's convolution (native/onednn/conv.cc, benchmarks/input_gradients.py). On its blocked layouts
 # oneDNN pads fewer channels than its AVX-512 vector block (16) to the block and runs 2-5x
 # slower than XLA there, so backward-data into 5 to 15 channels is XLA's.
 MIN_BLOCKED_BACKWARD_DATA_CHANNELS = 16
@@ -101,6 +109,7 @@ def _load() -> None:
             lib.jaxgen_onednn_set_layout.argtypes = [ctypes.c_int]
             lib.jaxgen_onednn_runtime.restype = ctypes.c_char_p
             lib.jaxgen_onednn_planar_max_channels.restype = ctypes.c_int64
+            lib.jaxgen_onednn_lstm_num_plans.restype = ctypes.c_int64
             handlers = {name: getattr(lib, name) for name in _TARGETS}
         except AttributeError as e:  # a library built from older sources
             _reason = f"oneDNN convolutions out of date ({e}; rebuild: {BUILD_HINT}); using XLA's"
@@ -136,14 +145,20 @@ def runtime() -> str:
 
 
 def planar_max_channels() -> int:
-    """Backward-data into at most this many channels runs on planar layouts (onednn_conv.cc)."""
+    """Backward-data into at most this many channels runs on planar layouts (conv.cc)."""
     _library()
     return _planar_max_channels
 
 
 def num_plans() -> int:
-    """How many primitives (one per geometry and kind) the library has built and cached."""
+    """How many convolution primitives (one per geometry and kind) the library has built and
+    cached."""
     return int(_library().jaxgen_onednn_num_plans())
+
+
+def num_lstm_plans() -> int:
+    """How many LSTM plans (one per batch size and width) the library has built and cached."""
+    return int(_library().jaxgen_onednn_lstm_num_plans())
 
 
 # Which tensors oneDNN may keep in its own (blocked) layouts, reordering them to and from the
@@ -156,7 +171,7 @@ def set_layout(layout: str) -> None:
     for benchmarks and tests). 'any_weights' (the default): the kernel in oneDNN's preferred
     (blocked) layout, reordered from HWIO on every call, the activations read and written in
     place (NHWC); 'any': every tensor blocked and reordered; 'plain': none; 'any_activations':
-    only the activations. See onednn_conv.cc for the measurements behind the default."""
+    only the activations. See conv.cc for the measurements behind the default."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     _library().jaxgen_onednn_set_layout(LAYOUTS[layout])
@@ -486,4 +501,56 @@ def conv_transpose(x: Array, kernel: Array, strides: int | Sequence[int], paddin
         kernel,
         cpu=lambda x, k: _conv_transpose(x, k, strides, padding),
         default=lambda x, k: xla_conv_transpose(x, k, strides, padding),
+    )
+
+
+# ---- LSTM -------------------------------------------------------------------------------------
+#
+# An LSTM layer over a sequence (native/onednn/lstm.cc) on the fused weights of
+# ``jaxgen.nn.lstm``: W = [W_i; W_h] (K = E + H, G = 4H; gates i, f, g, o), b (G,), time-major
+# (T, B, ...) sequences, the carry (c, h) as Flax's. Any leading dimensions (vmap's) are
+# independent problems, looped over by the library.
+
+
+def _lstm_call(target: str, results, *args):
+    call = jax.ffi.ffi_call(
+        target,
+        [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in results],
+        # The library loops over leading dimensions itself (models vmapped over seeds and cells
+        # share one call).
+        vmap_method="broadcast_all",
+    )
+    return call(*args)
+
+
+def lstm_forward(x_TxBxE: Array, w: Array, b: Array, carry) -> tuple[Array, Array, Array, Array]:
+    """(h_TxBxH, c_TxBxH, gates_TxBxG, xh_TxBxK): every step's h, c, gate activations
+    (i, f, g, o) and input row [x_t, h_{t-1}], from the inputs, W = [W_i; W_h] (K, G), b and
+    `carry` = (c0, h0). The FFI call itself: CPU only, float32, nonempty shapes."""
+    _library()
+    c0, h0 = carry
+    *lead, steps, batch, _ = x_TxBxE.shape
+    seq = (*lead, steps, batch, w.shape[-1] // 4)
+    results = [seq, seq, (*lead, steps, batch, w.shape[-1]), (*lead, steps, batch, w.shape[-2])]
+    return _lstm_call("jaxgen_onednn_lstm_fwd", results, x_TxBxE, w, b, c0, h0)
+
+
+def lstm_backward(gates_TxBxG, c_TxBxH, c0, w, dh_TxBxH, dcarry):
+    """(dz_TxBxG, dx_TxBxE, dc0, dh0): every step's gradient of the gates' pre-activations, of
+    the inputs, and of the initial carry, from ``lstm_forward``'s gates and cells, c0, W, and
+    the cotangents of every step's h and of the final carry `dcarry` = (dc_T, dh_T)."""
+    dc_last, dh_last = dcarry
+    *lead, steps, batch, _ = gates_TxBxG.shape
+    inputs = w.shape[-2] - w.shape[-1] // 4
+    results = [gates_TxBxG.shape, (*lead, steps, batch, inputs), c0.shape, c0.shape]
+    return _lstm_call(
+        "jaxgen_onednn_lstm_bwd",
+        results,
+        gates_TxBxG,
+        c_TxBxH,
+        c0,
+        w,
+        dh_TxBxH,
+        dc_last,
+        dh_last,
     )

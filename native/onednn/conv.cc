@@ -13,31 +13,19 @@
 // The shapes of the results come from XLA (the caller states them), so every handler knows the
 // full geometry from its buffers; oneDNN checks that it is consistent.
 //
-// Per geometry, the primitive (and the reorders it needs) is built once and cached: building a
-// primitive descriptor dispatches over implementations and costs far more than a small
-// convolution. Primitives run one at a time (see Execute), on one stream with one set of scratch
-// buffers that grow to the largest convolution seen.
+// Per geometry, the primitive (and the reorders it needs) is built once and cached (common.h's
+// PlanCache). Primitives run one at a time (common.h's Exclusive), on one stream with one set of
+// scratch buffers that grow to the largest convolution seen.
 
-#include <dnnl.hpp>
-
-#include <array>
 #include <atomic>
-#include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <unordered_map>
-#include <utility>
 
-#include "xla/ffi/api/ffi.h"
-
-namespace ffi = xla::ffi;
+#include "common.h"
 
 namespace {
 
+using namespace jaxgen_onednn;  // NOLINT: this file's own library
 using dnnl::memory;
 using tag = memory::format_tag;
 
@@ -74,28 +62,6 @@ struct Key {
   int kind, layout;
   int64_t n, src_c, src_h, src_w, dst_c, dst_h, dst_w, kh, kw;
   int64_t sh, sw, dh, dw, pl_h, pl_w, pr_h, pr_w;
-
-  bool operator==(const Key& o) const { return std::memcmp(this, &o, sizeof(Key)) == 0; }
-};
-static_assert(std::has_unique_object_representations_v<Key>, "Key is hashed bytewise");
-
-struct KeyHash {
-  size_t operator()(const Key& k) const {
-    // FNV-1a over the bytes: a few hundred cycles, nothing next to a convolution.
-    const auto* p = reinterpret_cast<const unsigned char*>(&k);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof(Key); ++i) h = (h ^ p[i]) * 1099511628211ull;
-    return static_cast<size_t>(h);
-  }
-};
-
-// One tensor of a primitive: the caller's layout, the primitive's, and the reorder between
-// them (empty when they agree).
-struct Tensor {
-  int arg = 0;
-  memory::desc user, prim;
-  dnnl::reorder reorder;
-  bool needs_reorder() const { return user != prim; }
 };
 
 // A cached primitive with its two inputs and one output.
@@ -103,36 +69,6 @@ struct Plan {
   dnnl::primitive prim;
   Tensor in0, in1, out;
   memory::desc scratchpad;
-};
-
-dnnl::engine& Engine() {
-  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
-  return *engine;
-}
-
-// Grow-only, 64-byte aligned scratch buffers: one per reordered tensor and one for oneDNN's
-// scratchpad (user-managed, so that it is reused rather than allocated by every primitive).
-class Buffers {
- public:
-  void* Get(int slot, size_t bytes) {
-    Buffer& b = buffers_[slot];
-    if (bytes > b.size) {
-      b.data.reset(static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-      if (!b.data) throw std::bad_alloc();
-      b.size = bytes;
-    }
-    return b.data.get();
-  }
-
- private:
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
-  };
-  struct Buffer {
-    std::unique_ptr<char, Free> data;
-    size_t size = 0;
-  };
-  std::array<Buffer, 4> buffers_;
 };
 
 // Activations are {N, C, H, W} logically (oneDNN's order) in the physical `layout` (the
@@ -147,20 +83,7 @@ memory::desc Weights(const Key& k, tag layout) {
   return memory::desc({k.dst_c, k.src_c, k.kh, k.kw}, memory::data_type::f32, layout);
 }
 
-Tensor MakeTensor(int arg, const memory::desc& user, const memory::desc& prim, bool is_input) {
-  Tensor t;
-  t.arg = arg;
-  t.user = user;
-  t.prim = prim;
-  if (t.needs_reorder()) {
-    const auto& from = is_input ? user : prim;
-    const auto& to = is_input ? prim : user;
-    t.reorder = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), from, Engine(), to));
-  }
-  return t;
-}
-
-std::shared_ptr<Plan> BuildPlan(const Key& k) {
+std::shared_ptr<const Plan> BuildPlan(const Key& k) {
   const bool planar = static_cast<Kind>(k.kind) == Kind::kBackwardData &&
                       k.src_c <= kPlanarMaxChannels;
   const tag act = planar ? tag::nchw : (k.layout & kAnyActivations) ? tag::any : tag::nhwc;
@@ -222,58 +145,20 @@ std::shared_ptr<Plan> BuildPlan(const Key& k) {
   return plan;
 }
 
-// The process-wide plan cache. Plans are immutable once built, so a lookup needs the lock only
-// for the map itself. Building happens under the lock too: it is rare (once per geometry) and
-// keeps two threads from building the same plan.
-std::mutex g_mutex;
-std::unordered_map<Key, std::shared_ptr<Plan>, KeyHash>* g_plans =
-    new std::unordered_map<Key, std::shared_ptr<Plan>, KeyHash>();
-
-std::shared_ptr<Plan> GetPlan(const Key& k) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_plans->find(k);
-  if (it != g_plans->end()) return it->second;
-  auto plan = BuildPlan(k);
-  g_plans->emplace(k, plan);
-  return plan;
-}
-
-// oneDNN's OpenMP runtime gives every calling thread its own team of as many threads as cores,
-// so two convolutions launched at once from two XLA threads would oversubscribe the cores (with
-// spinning barriers). One primitive already uses every core, so running them one at a time
-// loses nothing; it also lets them share one stream and one set of buffers. (XLA:CPU was seen
-// to issue these custom calls one at a time anyway, even independent ones.)
-std::mutex g_execute_mutex;
+PlanCache<Key, Plan>* g_plans = new PlanCache<Key, Plan>();  // never freed
 
 void Execute(const Plan& plan, const void* in0, const void* in1, void* out) {
-  std::lock_guard<std::mutex> lock(g_execute_mutex);
-  dnnl::engine& eng = Engine();
-  static dnnl::stream* stream_ptr = new dnnl::stream(eng);
-  static Buffers* buffers_ptr = new Buffers();  // never freed: outlives any late call at exit
-  dnnl::stream& stream = *stream_ptr;
-  Buffers& buffers = *buffers_ptr;
-
-  // oneDNN's memory objects take mutable handles; inputs are only read.
-  auto input = [&](const Tensor& t, const void* data, int slot) {
-    memory user(t.user, eng, const_cast<void*>(data));
-    if (!t.needs_reorder()) return user;
-    memory prim(t.prim, eng, buffers.Get(slot, t.prim.get_size()));
-    t.reorder.execute(stream, user, prim);
-    return prim;
-  };
-  memory m0 = input(plan.in0, in0, 0);
-  memory m1 = input(plan.in1, in1, 1);
-  memory user_out(plan.out.user, eng, out);
-  memory m_out = plan.out.needs_reorder()
-                     ? memory(plan.out.prim, eng, buffers.Get(2, plan.out.prim.get_size()))
-                     : user_out;
-  memory scratch(plan.scratchpad, eng, buffers.Get(3, plan.scratchpad.get_size()));
-  plan.prim.execute(stream, {{plan.in0.arg, m0},
-                             {plan.in1.arg, m1},
-                             {plan.out.arg, m_out},
-                             {DNNL_ARG_SCRATCHPAD, scratch}});
-  if (plan.out.needs_reorder()) plan.out.reorder.execute(stream, m_out, user_out);
-  stream.wait();
+  Exclusive ex;
+  memory m0 = PrepareInput(ex, plan.in0, in0, 0);
+  memory m1 = PrepareInput(ex, plan.in1, in1, 1);
+  memory m_out = PrepareOutput(ex, plan.out, out, 2);
+  memory scratch(plan.scratchpad, Engine(), ex.buffers().Get(3, plan.scratchpad.get_size()));
+  plan.prim.execute(ex.stream(), {{plan.in0.arg, m0},
+                                  {plan.in1.arg, m1},
+                                  {plan.out.arg, m_out},
+                                  {DNNL_ARG_SCRATCHPAD, scratch}});
+  FinishOutput(ex, plan.out, m_out, out);
+  ex.stream().wait();
 }
 
 using Buffer4 = ffi::BufferR4<ffi::F32>;
@@ -329,15 +214,7 @@ ffi::Error Run(Kind kind, Buffer4::Dimensions src, Buffer4::Dimensions dst,
       !err.success()) {
     return err;
   }
-  try {
-    std::shared_ptr<Plan> plan = GetPlan(key);
-    Execute(*plan, in0, in1, out);
-  } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("oneDNN: ") + e.what());
-  } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("jaxgen oneDNN conv: ") + e.what());
-  }
-  return ffi::Error::Success();
+  return Guarded("convolution", [&] { Execute(*g_plans->Get(key, BuildPlan), in0, in1, out); });
 }
 
 ffi::Error ConvForward(Buffer4 x, Buffer4 w, Result4 y, Ints strides, Ints pad_lo, Ints pad_hi,
@@ -360,11 +237,6 @@ ffi::Error ConvBackwardWeights(Buffer4 x, Buffer4 dy, Result4 dw, Ints strides, 
 
 }  // namespace
 
-// The library is built with hidden visibility (it must not export oneDNN's inline C++ symbols,
-// which other copies of oneDNN in the process, e.g. PyTorch's, also define); only the handlers
-// and the small C API below are exported. A declaration with the attribute fixes the
-// visibility of the macro's definition that follows.
-#define JAXGEN_EXPORT extern "C" __attribute__((visibility("default")))
 JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_fwd(XLA_FFI_CallFrame*);
 JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_bwd_data(XLA_FFI_CallFrame*);
 JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_conv_bwd_weights(XLA_FFI_CallFrame*);
@@ -395,29 +267,4 @@ JAXGEN_EXPORT int jaxgen_onednn_get_layout() { return g_layout.load(); }
 JAXGEN_EXPORT int64_t jaxgen_onednn_planar_max_channels() { return kPlanarMaxChannels; }
 
 // Number of cached plans (the tests check that repeated calls reuse them).
-JAXGEN_EXPORT int64_t jaxgen_onednn_num_plans() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return static_cast<int64_t>(g_plans->size());
-}
-
-// The oneDNN version, its CPU runtime and threading runtime, e.g. "3.2.0 OpenMP/OpenMP".
-// (A SYCL build runs CPU primitives through SYCL, threaded by its threading runtime.)
-JAXGEN_EXPORT const char* jaxgen_onednn_runtime() {
-  static const std::string text = [] {
-    auto name = [](unsigned runtime) -> std::string {
-      switch (runtime) {
-        case DNNL_RUNTIME_SEQ: return "sequential";
-        case DNNL_RUNTIME_OMP: return "OpenMP";
-        case DNNL_RUNTIME_TBB: return "TBB";
-        case DNNL_RUNTIME_THREADPOOL: return "threadpool";
-        case DNNL_RUNTIME_SYCL: return "SYCL";
-        default: return "other";
-      }
-    };
-    const dnnl_version_t* v = dnnl::version();
-    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-           std::to_string(v->patch) + " " + name(v->cpu_runtime) + "/" +
-           name(DNNL_CPU_THREADING_RUNTIME);
-  }();
-  return text.c_str();
-}
+JAXGEN_EXPORT int64_t jaxgen_onednn_num_plans() { return g_plans->size(); }
