@@ -148,15 +148,27 @@ def medians_ms(times: Times) -> dict[str, float]:
     return {name: round(1e3 * statistics.median(ts), 3) for name, ts in times.items()}
 
 
-def calls(fn: Callable[[], object]) -> Callable[[int], None]:
-    """A contender that calls the zero-argument `fn` n times, then waits for the last result."""
+def calls(fn: Callable[[], object], wait_each: bool = False) -> Callable[[int], None]:
+    """A contender that calls the zero-argument `fn` n times, then waits for the last result;
+    with `wait_each`, for every result before the next call. Calls that share no data may
+    otherwise run two at once, which no train step or evaluation loop of dependent batches does
+    (and which makes jaxgen's native library's calls queue on its lock)."""
 
     def run(n: int) -> None:
         for _ in range(n):
             out = fn()
+            if wait_each:
+                jax.block_until_ready(out)
         jax.block_until_ready(out)
 
     return run
+
+
+def max_rel_diff(actual, expected) -> float:
+    """The largest absolute difference relative to the largest magnitude of `expected` (in
+    float64): how contenders' results are checked against the reference before timing."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
 class Stepper:

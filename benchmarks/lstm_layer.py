@@ -98,26 +98,10 @@ def torch_contenders(torch, arrays):
     return forward, train
 
 
-def max_rel_diff(actual, expected) -> float:
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
-
-
-def one_at_a_time(fn):
-    """A contender that calls `fn` n times, each call finished before the next starts: the
-    calls share no data, so JAX could otherwise run two at once, which no evaluation loop of
-    dependent batches or train step does (and which makes the library's calls queue on its
-    lock)."""
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            jax.block_until_ready(fn())
-
-    return run
-
-
 def time_case(contenders: dict, reference: str, repeats: int, steps: int, warmup: int) -> dict:
-    runs = {name: one_at_a_time(fn) for name, fn in contenders.items()}
+    """Each contender's calls one at a time (`harness.calls(..., wait_each=True)`): the layer's
+    calls share no data."""
+    runs = {name: harness.calls(fn, wait_each=True) for name, fn in contenders.items()}
     times = harness.interleave(runs, repeats, steps, warmup)
     return {
         "ms_median": harness.medians_ms(times),
@@ -138,13 +122,17 @@ def main(argv: list[str] | None = None) -> None:
         expected_grads = train["scan"](*arrays)
         checks = {
             "forward": {
-                name: max(map(max_rel_diff, jax.tree.leaves(fn(*arrays)), expected_forward))
+                name: max(map(harness.max_rel_diff, jax.tree.leaves(fn(*arrays)), expected_forward))
                 for name, fn in forward.items()
                 if name != "scan"
             },
             "train": {
                 name: max(
-                    map(max_rel_diff, jax.tree.leaves(fn(*arrays)), jax.tree.leaves(expected_grads))
+                    map(
+                        harness.max_rel_diff,
+                        jax.tree.leaves(fn(*arrays)),
+                        jax.tree.leaves(expected_grads),
+                    )
                 )
                 for name, fn in train.items()
                 if name != "scan"
@@ -157,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
             outputs = torch_forward()
             ordered = [outputs[0][0], outputs[0][1], outputs[1]]  # (c, h), h_all
             checks["forward"]["torch"] = max(
-                max_rel_diff(t.numpy(), e) for t, e in zip(ordered, expected_forward, strict=True)
+                harness.max_rel_diff(t.numpy(), e)
+                for t, e in zip(ordered, expected_forward, strict=True)
             )
             # The gradients PyTorch gives too: W_i, W_h, c0, x.
             expected_train = [
@@ -168,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
             ]
             grads = [g.detach().numpy() for g in torch_train()]
             checks["train"]["torch"] = max(
-                max_rel_diff(g, e) for g, e in zip(grads, expected_train, strict=True)
+                harness.max_rel_diff(g, e) for g, e in zip(grads, expected_train, strict=True)
             )
             timed_forward["torch"] = torch_forward
             timed_train["torch"] = torch_train

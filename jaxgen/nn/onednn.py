@@ -32,7 +32,9 @@ and transposed, 64-256 channels) and 1.4-1.5x on those to or from one channel; P
 
 Threads: the oneDNN that ``make native`` installs (the onednn-cpu-gomp wheel, oneDNN 3.2) runs
 on GNU OpenMP with one thread per core; the XLA thread that executes the custom call becomes the
-master of that OpenMP team, and the library runs one primitive at a time (see common.h).
+master of that OpenMP team, and the library runs one primitive at a time (see common.h). The
+LSTM's calls instead split the batch among threads of the library's own, oneDNN single-threaded
+on each (lstm.cc says why).
 The newer ``onednn`` wheel is a SYCL build: its CPU engine exists only with an OpenCL CPU
 runtime found through OCL_ICD_FILENAMES, and it pulls in 4 GB of SYCL/OpenCL runtimes, for no
 measurable gain here.

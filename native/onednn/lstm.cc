@@ -180,8 +180,7 @@ BlockPlans PlanBlocks(Exclusive& ex, const Blocks& blocks, int64_t inputs, int64
 class Local {
  public:
   explicit Local(size_t bytes)
-      : data_(static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)),
-              std::free) {
+      : data_(static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)), std::free) {
     if (!data_) throw std::bad_alloc();
   }
   void* get() const { return data_.get(); }
