@@ -15,7 +15,11 @@ convolutions to 128 (stride 1), 64 (stride 2), both without bias + BN + LeakyReL
 images concatenated in one call, then one generator update with fresh z through the updated
 discriminator; non-saturating loss; Adam 2e-4, betas (0.5, 0.999), for each player.
 
-Contenders, timed interleaved in one process (benchmarks/harness.py), medians over rounds:
+Contenders, timed interleaved (benchmarks/harness.py), medians over rounds. jaxgen's two and
+PyTorch's two run in two worker processes (`--processes contender`, the default; `one` puts
+them all in this process), as in benchmarks/family_steps.py, which says why: jaxgen's never
+imports torch, PyTorch's runs with jaxgen's native library off, so that neither's OpenMP teams
+throttle the other's.
 
 - `jaxgen`: the task's `train_step`, jitted with the state donated.
 - `jaxgen_flax_conv_transpose`: the same with `--config.model.transposed_conv=flax`, i.e.
@@ -40,7 +44,10 @@ players are checked equal and printed. Prints one JSON object on stdout; progres
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import pathlib
+import sys
 
 import harness
 import jax
@@ -190,33 +197,26 @@ def torch_contender(
     return run, counts
 
 
-def main() -> None:
-    bench = harness.Benchmark("dcgan_step", __doc__, repeats=(7, 2), steps=(4, 1))
-    bench.parser.add_argument("--batch-size", type=int, default=None, help="256, quick 32")
-    bench.parser.add_argument(
-        "--flax-steps", type=int, default=None, help="steps per round of the flax variant (2)"
-    )
-    bench.parser.add_argument("--skip-flax", action="store_true", help="leave out the flax variant")
-    args = bench.parse()
-    args.batch_size = args.batch_size or (32 if args.quick else 256)
-    args.flax_steps = args.flax_steps or (1 if args.quick else 2)
-
-    batches, keys = step_inputs(args.batch_size)
-
-    log = harness.log
-    log("compiling the jaxgen step ...")
-    task = build_gan_task(args.batch_size, "jaxgen")
-    config = task.config
-    betas = (config.adam_b1, config.adam_b2)
+def step_settings(args) -> tuple[dict, tuple]:
+    """(the players' learning rates, Adam's betas) of the task's config."""
+    overrides = [*CLASSIC_WIDTHS, f"batch_size={args.batch_size}"]
+    config = load_config(str(EXPERIMENT), overrides)
     rates = {p: config[f"{p}_learning_rate"] for p in adversarial.PLAYERS}
     assert rates["generator"] == rates["discriminator"], rates  # the PyTorch side has one rate
-    stepper, facts = jaxgen_contender(task, batches, keys)
-    contenders = {"jaxgen": stepper}
-    steps = {"jaxgen": args.steps}
+    return rates, (config.adam_b1, config.adam_b2)
+
+
+def jaxgen_side(args) -> tuple[dict, dict, dict]:
+    """(jaxgen's contenders, their steps per round, facts: parameter counts, compile times and
+    the generator's custom-VJP checks)."""
+    batches, keys = step_inputs(args.batch_size)
+    harness.log("compiling the jaxgen step ...")
+    stepper, facts = jaxgen_contender(build_gan_task(args.batch_size, "jaxgen"), batches, keys)
+    contenders, steps = {"jaxgen": stepper}, {"jaxgen": args.steps}
     compile_s = {"jaxgen": facts["compile_s"]}
     checks = {"jaxgen_generator_custom_vjp_calls": facts["custom_vjp_calls"]}
     if not args.skip_flax:
-        log("compiling the step with flax's ConvTranspose ...")
+        harness.log("compiling the step with flax's ConvTranspose ...")
         flax_stepper, flax_facts = jaxgen_contender(
             build_gan_task(args.batch_size, "flax"), batches, keys
         )
@@ -226,31 +226,86 @@ def main() -> None:
         contenders["jaxgen_flax_conv_transpose"] = flax_stepper
         steps["jaxgen_flax_conv_transpose"] = args.flax_steps
         compile_s["jaxgen_flax_conv_transpose"] = flax_facts["compile_s"]
+    facts = {"param_counts": {"jaxgen": facts["param_counts"]}, "compile_s": compile_s}
+    return contenders, steps, {**facts, "checks": checks}
 
-    param_counts = {"jaxgen": facts["param_counts"]}
-    payload = {}
-    torch = harness.import_torch()
-    if torch is None:
-        payload["torch_missing"] = harness.torch_missing()
+
+def torch_side(args, torch, platform) -> tuple[dict, dict, dict]:
+    """(PyTorch's contenders, their steps per round, facts: its parameter counts)."""
+    batches, _ = step_inputs(args.batch_size)
+    rates, betas = step_settings(args)
+    run, counts = torch_contender(torch, batches, rates["generator"], betas, platform)
+    if platform.cuda:
+        contenders = {"torch_cuda": run}
     else:
-        platform = harness.TorchPlatform(torch)
-        payload["torch_platform"] = platform.facts()
-        torch_run, torch_counts = torch_contender(
-            torch, batches, rates["generator"], betas, platform
-        )
-        if torch_counts != facts["param_counts"]:
-            raise AssertionError(f"parameter counts differ: {torch_counts} vs jaxgen's")
-        param_counts["torch"] = torch_counts
-        if platform.cuda:
-            contenders["torch_cuda"] = torch_run
-            steps["torch_cuda"] = args.steps
-        else:
-            contenders["torch_2threads"] = lambda n: torch_run(n, 2)
-            contenders["torch_1thread"] = lambda n: torch_run(n, 1)
-            steps["torch_2threads"] = steps["torch_1thread"] = args.steps
+        contenders = {"torch_2threads": lambda n: run(n, 2), "torch_1thread": lambda n: run(n, 1)}
+    return contenders, dict.fromkeys(contenders, args.steps), {"param_counts": {"torch": counts}}
 
-    log(f"timing {len(contenders)} contenders, {args.repeats} rounds ...")
-    times = harness.interleave(contenders, args.repeats, steps, args.warmup)
+
+def main() -> None:
+    bench = harness.Benchmark("dcgan_step", __doc__, repeats=(7, 2), steps=(4, 1))
+    bench.parser.add_argument("--batch-size", type=int, default=None, help="256, quick 32")
+    bench.parser.add_argument(
+        "--flax-steps", type=int, default=None, help="steps per round of the flax variant (2)"
+    )
+    bench.parser.add_argument("--skip-flax", action="store_true", help="leave out the flax variant")
+    bench.parser.add_argument(
+        "--processes",
+        choices=("contender", "one"),
+        default="contender",
+        help="contender: jaxgen and PyTorch each in a worker process of its own (default); one: "
+        "both in this process",
+    )
+    bench.parser.add_argument("--serve", choices=("jaxgen", "torch"), help=argparse.SUPPRESS)
+    argv = sys.argv[1:]
+    args = bench.parse(argv)
+    args.batch_size = args.batch_size or (32 if args.quick else 256)
+    args.flax_steps = args.flax_steps or (1 if args.quick else 2)
+    torch = None if args.serve == "jaxgen" else harness.import_torch()  # jaxgen's worker: none
+    platform = None if torch is None else harness.TorchPlatform(torch)
+    sides = {"jaxgen": lambda: jaxgen_side(args)}
+    if torch is not None:
+        sides["torch"] = lambda: torch_side(args, torch, platform)
+    if args.serve:
+        contenders, steps, facts = sides[args.serve]()
+        facts |= {"contenders": list(contenders), "steps": steps}
+        harness.serve(contenders, {**facts, "torch_imported": "torch" in sys.modules})
+        return
+
+    rates, betas = step_settings(args)
+    log = harness.log
+    contenders, steps, facts, workers = {}, {}, {}, []
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: [w.close() for w in workers])
+        for side, build in sides.items():
+            if args.processes == "one":
+                side_contenders, side_steps, side_facts = build()
+            else:
+                # PyTorch's worker with jaxgen's library off: no OpenMP team of jaxgen's there.
+                log(f"starting the {side} worker ...")
+                env = {"JAXGEN_ONEDNN": "0"} if side == "torch" else {}
+                command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv]
+                worker = harness.Worker([*command, "--serve", side], env=env)
+                workers.append(worker)
+                side_facts = worker.facts
+                if side == "jaxgen" and side_facts["torch_imported"]:
+                    raise AssertionError("torch was imported in jaxgen's worker")
+                side_contenders = {c: worker.contender(c) for c in side_facts["contenders"]}
+                side_steps = side_facts["steps"]
+            contenders.update(side_contenders)
+            steps.update(side_steps)
+            for key in ("param_counts", "compile_s", "checks"):
+                facts.setdefault(key, {}).update(side_facts.get(key, {}))
+        param_counts, compile_s, checks = facts["param_counts"], facts["compile_s"], facts["checks"]
+        payload = {}
+        if torch is None:
+            payload["torch_missing"] = harness.torch_missing()
+        else:
+            payload["torch_platform"] = platform.facts()
+            if param_counts["torch"] != param_counts["jaxgen"]:
+                raise AssertionError(f"parameter counts differ: {param_counts}")
+        log(f"timing {len(contenders)} contenders, {args.repeats} rounds ...")
+        times = harness.interleave(contenders, args.repeats, steps, args.warmup)
 
     results = harness.summarize(times)
     for name in results:
@@ -291,8 +346,18 @@ def main() -> None:
                 reference_device=names[1],
             )
         )
+    if args.processes == "contender":
+        bench.where = "between processes"
     bench.emit(
-        protocol_note="speed ratios: a's speed over b's, of the medians and per round",
+        protocol_note=(
+            "speed ratios: a's speed over b's, of the medians and per round; "
+            + (
+                "jaxgen's and PyTorch's contenders each in a worker process of their own "
+                "(jaxgen's without torch imported, PyTorch's with jaxgen's native library off)"
+                if args.processes == "contender"
+                else "all contenders in this one process"
+            )
+        ),
         model="DCGAN 28x28x1, z 100, non-saturating, 1 D update + 1 G update per step",
         config=f"experiments/dcgan.py with {', '.join(CLASSIC_WIDTHS)}",
         optimizer=f"adam {rates['generator']:g} betas {betas} per player",

@@ -42,14 +42,24 @@ The reverse family reads no data: its step is `step(state, key, frozen)`, the fr
 (the network's weights, a texture's targets) placed on the device once, as the loop does.
 What one step of each contains is in its table row (`step`), written from the config that ran.
 
-Each family runs in a process of its own (this script again, with `--families NAME`), so that
-no family is timed in a process that earlier families' work has changed: on the AVX2 machine
-PyTorch's char LM step took 49 to 65 ms in a process of its own and 113 ms after the eleven
-families before it in one process (2026-12-07; jaxgen's 80 to 115 ms either way), which had
-turned a 0.53x into a 1.15x. A single family (`--families NAME`) runs in this process;
-`--one-process` times them all in this one, as the script did before. Contenders, per family,
-timed interleaved in its process (benchmarks/harness.py: every round runs each contender for
-the family's steps per round, the starting one rotating), medians over rounds:
+Where they run (`--processes`). By default each family starts two worker processes of its own
+(this script again, with the hidden `--serve jaxgen|torch`; benchmarks/harness.py's `Worker`):
+jaxgen's, which never imports torch, and PyTorch's, which builds jaxgen's initial state with
+jaxgen's native library off (JAXGEN_ONEDNN=0). This process only orders the rounds: one
+contender runs its steps while the others wait on their pipes, and each reports the seconds it
+measured. The reasons, both measured on the AVX2 machine (2026-12-07):
+
+- A process that earlier families' work had changed timed PyTorch's char LM step at 113 ms
+  against 49 to 65 ms in a process of its own (jaxgen's 80 to 115 ms either way): a 0.53x
+  read as 1.15x. (`--processes one`: everything in this process, the old way.)
+- Even one family's process is not neutral when both frameworks share it: PyTorch and jaxgen's
+  oneDNN load the same libgomp.so.1, and once the process's GNU OpenMP threads outnumber its
+  cores, libgomp cuts every team's spin-wait to almost nothing. PyTorch's small convolutional
+  steps then took up to 2.3x longer (the README's "OpenMP teams and PyTorch's threads").
+  (`--processes one --families NAME`, one family a run, times both in one process.)
+
+Contenders, per family, timed interleaved (benchmarks/harness.py: every round runs each
+contender for the family's steps per round, the starting one rotating), medians over rounds:
 
 - `jaxgen`: the task's step jitted with the state donated (what the training loop runs: the
   family's phase's `train_step`, vmapped over the replicas of a many-seed task), from
@@ -82,15 +92,16 @@ against `torch_1thread`; progress goes to stderr.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import dataclasses
 import functools
-import json
 import math
 import os
 import pathlib
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import harness
 import jax
@@ -105,6 +116,15 @@ HERE = pathlib.Path(__file__).resolve().parent
 EXPERIMENTS = HERE.parent / "experiments"
 NUM_BATCHES = 4  # distinct batches of the train pipeline, cycled
 NUM_KEYS = 64  # distinct step keys, cycled
+# Where the contenders run (--processes).
+PROCESSES = {
+    "contender": (
+        "jaxgen and PyTorch each in a worker process of its own, started afresh for each family, "
+        "jaxgen's without torch imported and PyTorch's with jaxgen's native library off, the "
+        "rounds alternating between them while the other waits"
+    ),
+    "one": "every family and both frameworks in this one process",
+}
 # DeepDream's timed octave: the loop's phase 2, octave 0 of the default -2,...,2 (the start
 # image's size); torch_twins.DreamTwin.PHASE is the same.
 DREAM_PHASE = 2
@@ -561,42 +581,109 @@ def jaxgen_stepper(task, name: str) -> tuple[harness.Stepper, list[dict]]:
     return harness.Stepper(step, state, batches, keys), twin_batches
 
 
-def bench_family(name: str, args, platform, twins) -> dict:
-    """One family's record: config, step, counts, compile time, results and its table row."""
+def jaxgen_side(task, name: str) -> tuple[dict, dict, Any, list[dict]]:
+    """(jaxgen's contender, compiled; facts: the step in words, the compile time and parameter
+    count; the phase's initial state as numpy, before the step donates it; the numpy batches
+    its twin steps on)."""
+    stepper, twin_batches = jaxgen_stepper(task, name)
+    state0 = jax.tree.map(np.asarray, stepper.state)
+    facts = {
+        "step": FAMILIES[name].describe(task),
+        "compile_s": {"jaxgen": round(stepper.compile(), 2)},
+        "param_counts": {"jaxgen": count_params(state0.params)},
+    }
+    return {"jaxgen": stepper}, facts, state0, twin_batches
+
+
+def torch_side(task, name: str, state0, twin_batches, platform, twins) -> tuple[dict, dict]:
+    """(the twin's contenders: `torch`, and `torch_1thread` on a CPU with more threads; facts:
+    both sides' parameter counts per player, asserted equal)."""
+    twin = twins.TWINS[name](task, state0, platform.device)
+    counts = {"jaxgen": jaxgen_param_counts(twins.TWINS[name], state0.params)}
+    counts["torch"] = twin.param_counts()
+    if counts["torch"] != counts["jaxgen"]:
+        raise AssertionError(f"{name}: parameter counts differ: {counts}")
+    contenders = {"torch": (run := torch_runner(twin, twin_batches, platform))}
+    if not platform.cuda and platform.threads > 1:
+        contenders["torch_1thread"] = lambda n: run(n, threads=1)
+    return contenders, {"param_counts": counts}
+
+
+def serve_side(name: str, args, side: str) -> None:
+    """A worker's process (`--serve SIDE`): builds family `name`'s task, then serves the side's
+    contenders to the timing process (harness.serve). The torch side builds jaxgen's initial
+    state only (not its step) and runs with jaxgen's native library off (JAXGEN_ONEDNN=0, set
+    by the parent), so that no OpenMP team of jaxgen's lives in PyTorch's process; the jaxgen
+    side never imports torch."""
+    task = build(name, args.preset)
+    if side == "jaxgen":
+        contenders, facts, _, _ = jaxgen_side(task, name)
+    else:
+        platform = harness.TorchPlatform(harness.import_torch(), args.torch_threads)
+        stepper, twin_batches = jaxgen_stepper(task, name)  # not compiled: its state only
+        state0 = jax.tree.map(np.asarray, stepper.state)
+        twins = harness.import_twins()
+        contenders, facts = torch_side(task, name, state0, twin_batches, platform, twins)
+    facts["contenders"] = list(contenders)
+    facts["torch_imported"] = "torch" in sys.modules
+    harness.serve(contenders, facts)
+
+
+def family_contenders(name: str, args, argv, platform, twins, workers: list) -> tuple[dict, dict]:
+    """(family `name`'s contenders, facts): built in this process (`--processes one`), or
+    served by one worker process per side (`--processes contender`, appended to `workers`
+    for the caller to close)."""
+    if args.processes == "one":
+        task = build(name, args.preset)
+        contenders, facts, state0, twin_batches = jaxgen_side(task, name)
+        ids = {"jaxgen": os.getpid()}
+        if twins is not None:
+            twin_contenders, twin_facts = torch_side(
+                task, name, state0, twin_batches, platform, twins
+            )
+            contenders.update(twin_contenders)
+            facts.update(twin_facts)
+            ids["torch"] = os.getpid()
+        return contenders, {**facts, "process_ids": ids}
+    command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv, "--families", name]
+    sides = {"jaxgen": {}} if platform is None else {"jaxgen": {}, "torch": {"JAXGEN_ONEDNN": "0"}}
+    contenders, facts, ids = {}, {}, {}
+    for side, env in sides.items():
+        harness.log(f"starting the {side} worker ...")
+        worker = harness.Worker([*command, "--serve", side], env=env)
+        workers.append(worker)
+        contenders.update({c: worker.contender(c) for c in worker.facts["contenders"]})
+        ids[side] = worker.facts["process_id"]
+        for key in ("step", "compile_s", "param_counts"):
+            if key in worker.facts:
+                facts[key] = worker.facts[key]  # the torch side's counts hold both sides'
+    if workers[0].facts["torch_imported"]:
+        raise AssertionError("torch was imported in jaxgen's worker")
+    return contenders, {**facts, "process_ids": ids}
+
+
+def bench_family(name: str, args, argv, platform, twins) -> dict:
+    """One family's record: config, step, counts, compile time, results and its table rows."""
     spec, log = FAMILIES[name], harness.log
     load_before = harness.load_average()
     log(f"== {name}: building experiments/{spec.experiment}.py:{args.preset} ...")
-    task = build(name, args.preset)
-    stepper, twin_batches = jaxgen_stepper(task, name)
-    state0 = jax.tree.map(np.asarray, stepper.state)  # before the step donates it
+    workers: list[harness.Worker] = []
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: [w.close() for w in workers])
+        contenders, facts = family_contenders(name, args, argv, platform, twins, workers)
+        steps = args.steps or spec.steps[1 if args.quick else 0]
+        log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {steps} steps ...")
+        times = harness.interleave(contenders, args.repeats, steps, args.warmup)
     record = {
         "family": spec.family,
         "experiment": f"experiments/{spec.experiment}.py",
         "preset": args.preset,
-        "step": spec.describe(task),
-        "compile_s": {"jaxgen": round(stepper.compile(), 2)},
+        **facts,
+        "steps_per_round": steps,
+        "results": harness.summarize(times),
+        "load_average": {"before": load_before, "after": harness.load_average()},
+        "rows": [],
     }
-    contenders = {"jaxgen": stepper}
-    if twins is not None:
-        twin = twins.TWINS[name](task, state0, platform.device)
-        counts = {"jaxgen": jaxgen_param_counts(twins.TWINS[name], state0.params)}
-        counts["torch"] = twin.param_counts()
-        if counts["torch"] != counts["jaxgen"]:
-            raise AssertionError(f"{name}: parameter counts differ: {counts}")
-        record["param_counts"] = counts
-        contenders["torch"] = run = torch_runner(twin, twin_batches, platform)
-        if not platform.cuda and platform.threads > 1:
-            contenders["torch_1thread"] = lambda n: run(n, threads=1)
-    else:
-        record["param_counts"] = {"jaxgen": count_params(state0.params)}
-    steps = args.steps or spec.steps[1 if args.quick else 0]
-    log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {steps} steps ...")
-    times = harness.interleave(contenders, args.repeats, steps, args.warmup)
-    record["steps_per_round"] = steps
-    record["results"] = harness.summarize(times)
-    load = {"before": load_before, "after": harness.load_average()}
-    record["load_average"] = load
-    record["rows"] = []
     for contender in ("torch", "torch_1thread"):
         if contender not in times:
             continue
@@ -612,22 +699,10 @@ def bench_family(name: str, args, platform, twins) -> dict:
                 contender=contender,
                 reference=harness.torch_reference(1) if one else platform.name,
                 reference_device=f"{harness.cpu_name()}, 1 thread" if one else platform.device_name,
-                load_average=load,
+                load_average=record["load_average"],
             )
         )
     return record
-
-
-def bench_in_own_process(name: str, argv: Sequence[str]) -> tuple[dict, list[dict]]:
-    """(family `name`'s record, its table rows), timed by this script in a child process run
-    with this run's flags `argv` and `--families NAME` last (argparse keeps the last value; its
-    progress goes to this process's stderr, its JSON comes back on its stdout)."""
-    command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv, "--families", name]
-    child = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-    if child.returncode != 0:
-        raise RuntimeError(f"{name}: the child process failed (exit code {child.returncode})")
-    record = json.loads(child.stdout)
-    return record["families"][name], record["table"]
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -645,17 +720,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "--torch-threads", type=int, default=None, help="PyTorch's CPU threads (XLA's cores)"
     )
     bench.parser.add_argument(
-        "--one-process",
-        action="store_true",
-        help="time every family in this process (default: each in a process of its own)",
+        "--processes",
+        choices=PROCESSES,
+        default="contender",
+        help="; ".join(f"{k}: {v}" for k, v in PROCESSES.items()),
     )
+    bench.parser.add_argument("--serve", choices=("jaxgen", "torch"), help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = bench.parse(argv)
     names = [n for n in args.families.split(",") if n]
-    isolate = len(names) > 1 and not args.one_process
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         bench.parser.error(f"unknown families {unknown}; choose from {', '.join(FAMILIES)}")
+    if args.serve:
+        if len(names) != 1:
+            bench.parser.error("--serve takes one family")
+        return serve_side(names[0], args, args.serve)
 
     payload = {}
     torch = harness.import_torch()
@@ -664,24 +744,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
         payload["torch_missing"] = harness.torch_missing()
     else:
         platform = harness.TorchPlatform(torch, args.torch_threads)
-        twins = None if isolate else harness.import_twins()  # the children time the twins
+        if args.processes == "one":
+            twins = harness.import_twins()  # else the workers time the twins
         payload["torch_platform"] = platform.facts()
 
     records, rows = {}, []
     for name in names:
-        if isolate:
-            records[name], family_rows = bench_in_own_process(name, argv)
-        else:
-            records[name] = bench_family(name, args, platform, twins)
-            family_rows = records[name].pop("rows")
-            records[name]["process_id"] = os.getpid()
-        rows += family_rows
-    where = "in this one process" if args.one_process else "in a process of its own"
+        records[name] = bench_family(name, args, argv, platform, twins)
+        rows += records[name].pop("rows")
+    if args.processes == "contender":
+        bench.where = "between processes"
     return bench.emit(
         protocol_note=(
-            f"each family timed on its own, {where} (its load averages beside it); "
-            "jaxgen_over_X: jaxgen's speed over X's (of the medians, the median of the per-round "
-            "ratios, of the fastest rounds)"
+            f"each family timed on its own, {PROCESSES[args.processes]} (its load averages "
+            "beside it); jaxgen_over_X: jaxgen's speed over X's (of the medians, the median of "
+            "the per-round ratios, of the fastest rounds)"
         ),
         families=records,
         table=rows,

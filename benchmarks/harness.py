@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +47,7 @@ import numpy as np
 
 Times = dict[str, list[float]]  # contender -> seconds per step, one value per timed round
 TORCH_INSTALL = ".venv/bin/pip install torch==2.13.0"
+REPLIES_FD = "JAXGEN_BENCHMARK_REPLIES_FD"  # a Worker's pipe for its replies, in its environment
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -71,28 +73,124 @@ def interleave(
 ) -> Times:
     """Seconds per step of each contender in each of `repeats` rounds.
 
-    A contender is `run(n)`: n steps, finished (blocked on) when it returns. `steps` is the
-    number of steps per round, for all or per contender. `warmup` untimed rounds come first.
+    A contender is `run(n)`: n steps, finished (blocked on) when it returns; timed by `clock`
+    unless it returns the seconds it `Measured` itself (a `Worker`'s, in another process).
+    `steps` is the number of steps per round, for all or per contender. `warmup` untimed rounds
+    come first.
     """
     names = list(contenders)
     per_round = dict(steps) if isinstance(steps, Mapping) else dict.fromkeys(names, steps)
+
+    def seconds(name: str) -> float:
+        t0 = clock()
+        result = contenders[name](per_round[name])
+        return result if isinstance(result, Measured) else clock() - t0
+
     for w in range(warmup):
         for name in names:
-            t0 = clock()
-            contenders[name](per_round[name])
+            elapsed = seconds(name)
             if w == 0:
-                log(f"warm-up {name}: {clock() - t0:.2f}s for {per_round[name]} steps")
+                log(f"warm-up {name}: {elapsed:.2f}s for {per_round[name]} steps")
     times: Times = {name: [] for name in names}
     for r in range(repeats):
         for name in rotation(names, r):
-            t0 = clock()
-            contenders[name](per_round[name])
-            times[name].append((clock() - t0) / per_round[name])
+            times[name].append(seconds(name) / per_round[name])
         log(
             f"round {r + 1}/{repeats}: "
             + ", ".join(f"{n} {1e3 * times[n][-1]:.2f}ms/step" for n in names)
         )
     return times
+
+
+class Measured(float):
+    """Seconds that a contender measured itself, returned from `run(n)`; `interleave` takes
+    them instead of reading its clock around the call (a `Worker`'s contender, whose clock is
+    in its own process, leaves the pipe's round trip out)."""
+
+
+# ---- contenders in processes of their own --------------------------------------------------------
+
+
+class Worker:
+    """Contenders timed in a process of their own: `command` (a benchmark script with the flags
+    that make it `serve` them) is started with `env` added to this environment; `facts` is the
+    JSON object it sent when it was ready (what it built: counts, compile times, its process
+    id), and `contender(name)` runs its contender `name` there, for `interleave`.
+
+    Each framework can then run in a process that the other's libraries never touched (GNU
+    OpenMP's throttling, the allocators' state), while the rounds still alternate between them:
+    a worker that is not running steps waits on its pipe, idle. Its requests go to its stdin,
+    its replies come back on a pipe of their own (`REPLIES_FD`), and its stdout joins this
+    process's stderr, so that nothing it prints can be mistaken for a reply or reach this
+    process's JSON.
+    """
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None):
+        self.command = list(command)
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=2,
+                text=True,
+                env={**os.environ, **(env or {}), REPLIES_FD: str(write_end)},
+                pass_fds=(write_end,),
+            )
+        finally:
+            os.close(write_end)  # the worker holds it now: its exit ends our reads
+        self.replies = os.fdopen(read_end, "r")
+        self.facts = json.loads(self._reply("starting"))
+
+    def _reply(self, doing: str) -> str:
+        line = self.replies.readline()
+        if not line:
+            code = self.process.wait()
+            raise RuntimeError(f"worker {self.command} exited ({code}) while {doing}")
+        return line
+
+    def contender(self, name: str) -> Callable[[int], Measured]:
+        def run(n: int) -> Measured:
+            self.process.stdin.write(f"{name} {n}\n")
+            self.process.stdin.flush()
+            return Measured(self._reply(f"running {n} steps of {name}"))
+
+        return run
+
+    def close(self) -> None:
+        """Ends the worker (it exits when its input closes); RuntimeError if it failed."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+        code = self.process.wait()
+        self.replies.close()
+        if code != 0:
+            raise RuntimeError(f"worker {self.command} failed (exit code {code})")
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:  # already failing: do not let a second error hide the first
+            self.process.kill()
+            self.process.wait()
+            self.replies.close()
+
+
+def serve(contenders: Mapping[str, Callable[[int], object]], facts: Mapping[str, Any]) -> None:
+    """The worker's side of `Worker`: sends `facts` (with this process's id added) as one JSON
+    line, then for each line "NAME N" on stdin runs contender NAME for N steps and answers with
+    the seconds it took, until stdin closes."""
+    if REPLIES_FD not in os.environ:
+        raise RuntimeError(f"serve() answers a harness.Worker; ${REPLIES_FD} is not set")
+    with os.fdopen(int(os.environ[REPLIES_FD]), "w") as replies:
+        print(json.dumps({**facts, "process_id": os.getpid()}), file=replies, flush=True)
+        for line in sys.stdin:
+            name, n = line.split()
+            t0 = time.perf_counter()
+            contenders[name](int(n))
+            print(repr(time.perf_counter() - t0), file=replies, flush=True)
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:
@@ -570,6 +668,8 @@ class Benchmark:
         )
         self.args: argparse.Namespace | None = None
         self.load_before: list[float] = []
+        # Where the contenders ran, for the protocol (a script with `Worker`s says so).
+        self.where = "in one process"
 
     def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
         """The flags, with --repeats and --steps filled from the (full, quick) defaults."""
@@ -587,7 +687,7 @@ class Benchmark:
         args = self.args
         steps = f" (--steps {args.steps})" if getattr(args, "steps", None) else ""
         text = (
-            f"interleaved in one process: {args.warmup} warm-up round(s), then {args.repeats} "
+            f"interleaved {self.where}: {args.warmup} warm-up round(s), then {args.repeats} "
             f"timed rounds, each running every contender for its steps per round{steps}, the "
             "starting contender rotating; times per step, medians over rounds"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,7 @@ import pytest
 
 from jaxgen.families.gan.config import gan_model_config
 from jaxgen.families.gan.model import DCGANGenerator, build_players
-from tests.benchmarks import load_benchmark
+from tests.benchmarks import BENCHMARKS, load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,41 @@ def test_interleave_order_steps_and_seconds_per_step(harness):
     assert [name for name, _ in timed] == list("abcbcacab")
     assert all(n == steps[name] for name, n in timed)
     assert times == {"a": [1.0] * 3, "b": [2.0] * 3, "c": [4.0] * 3}
+
+
+WORKER = """
+import sys, time
+sys.path.insert(0, {benchmarks!r})
+import harness
+print("stray output, which must not reach the replies")
+def sleep(n):
+    time.sleep(0.02 * n)
+harness.serve({{"sleep": sleep}}, {{"built": "yes"}})
+"""
+
+
+def test_worker_serves_contenders_timed_by_its_own_clock(harness, tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(benchmarks=str(BENCHMARKS)))
+    worker = harness.Worker([sys.executable, str(script)], env={"JAXGEN_ONEDNN": "0"})
+    assert worker.facts["built"] == "yes"
+    assert worker.facts["process_id"] not in (os.getpid(), None)
+    # The parent's clock stands still: the times are the worker's own.
+    times = harness.interleave(
+        {"sleep": worker.contender("sleep")}, repeats=2, steps=3, warmup=0, clock=FakeClock()
+    )
+    assert all(0.02 <= t < 0.5 for t in times["sleep"])
+    with pytest.raises(RuntimeError, match=r"exited \(1\) while running 1 steps of nothing"):
+        worker.contender("nothing")(1)  # an unknown contender ends the worker
+    with pytest.raises(RuntimeError, match=r"failed \(exit code 1\)"):
+        worker.close()
+
+
+def test_worker_that_fails_to_start_says_so(harness, tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("raise SystemExit(3)")
+    with pytest.raises(RuntimeError, match=r"exited \(3\) while starting"):
+        harness.Worker([sys.executable, str(script)])
 
 
 def test_summary_medians_spread_and_ratios(harness):
