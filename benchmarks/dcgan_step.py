@@ -268,30 +268,23 @@ def main() -> None:
         sides["torch"] = lambda: torch_side(args, torch, platform)
     if args.serve:
         contenders, steps, facts = sides[args.serve]()
-        facts |= {"contenders": list(contenders), "steps": steps}
-        harness.serve(contenders, {**facts, "torch_imported": "torch" in sys.modules})
+        harness.serve(contenders, {**facts, "steps": steps})
         return
 
     rates, betas = step_settings(args)
     log = harness.log
-    contenders, steps, facts, workers = {}, {}, {}, []
+    contenders, steps, facts = {}, {}, {}
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [w.close() for w in workers])
-        for side, build in sides.items():
-            if args.processes == "one":
-                side_contenders, side_steps, side_facts = build()
-            else:
-                # PyTorch's worker with jaxgen's library off: no OpenMP team of jaxgen's there.
-                log(f"starting the {side} worker ...")
-                env = {"JAXGEN_ONEDNN": "0"} if side == "torch" else {}
-                command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv]
-                worker = harness.Worker([*command, "--serve", side], env=env)
-                workers.append(worker)
-                side_facts = worker.facts
-                if side == "jaxgen" and side_facts["torch_imported"]:
-                    raise AssertionError("torch was imported in jaxgen's worker")
-                side_contenders = {c: worker.contender(c) for c in side_facts["contenders"]}
-                side_steps = side_facts["steps"]
+        if args.processes == "one":
+            built = [build() for build in sides.values()]
+        else:
+            command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv]
+            workers = stack.enter_context(harness.framework_workers(command, list(sides)))
+            built = [
+                (harness.worker_contenders({side: w}), w.facts["steps"], w.facts)
+                for side, w in workers.items()
+            ]
+        for side_contenders, side_steps, side_facts in built:
             contenders.update(side_contenders)
             steps.update(side_steps)
             for key in ("param_counts", "compile_s", "checks"):

@@ -624,15 +624,13 @@ def serve_side(name: str, args, side: str) -> None:
         state0 = jax.tree.map(np.asarray, stepper.state)
         twins = harness.import_twins()
         contenders, facts = torch_side(task, name, state0, twin_batches, platform, twins)
-    facts["contenders"] = list(contenders)
-    facts["torch_imported"] = "torch" in sys.modules
     harness.serve(contenders, facts)
 
 
-def family_contenders(name: str, args, argv, platform, twins, workers: list) -> tuple[dict, dict]:
+def family_contenders(name: str, args, argv, platform, twins, stack) -> tuple[dict, dict]:
     """(family `name`'s contenders, facts): built in this process (`--processes one`), or
-    served by one worker process per side (`--processes contender`, appended to `workers`
-    for the caller to close)."""
+    served by one worker process per side (`--processes contender`, closed when the ExitStack
+    `stack` closes)."""
     if args.processes == "one":
         task = build(name, args.preset)
         contenders, facts, state0, twin_batches = jaxgen_side(task, name)
@@ -646,20 +644,14 @@ def family_contenders(name: str, args, argv, platform, twins, workers: list) -> 
             ids["torch"] = os.getpid()
         return contenders, {**facts, "process_ids": ids}
     command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv, "--families", name]
-    sides = {"jaxgen": {}} if platform is None else {"jaxgen": {}, "torch": {"JAXGEN_ONEDNN": "0"}}
-    contenders, facts, ids = {}, {}, {}
-    for side, env in sides.items():
-        harness.log(f"starting the {side} worker ...")
-        worker = harness.Worker([*command, "--serve", side], env=env)
-        workers.append(worker)
-        contenders.update({c: worker.contender(c) for c in worker.facts["contenders"]})
-        ids[side] = worker.facts["process_id"]
-        for key in ("step", "compile_s", "param_counts"):
-            if key in worker.facts:
-                facts[key] = worker.facts[key]  # the torch side's counts hold both sides'
-    if workers[0].facts["torch_imported"]:
-        raise AssertionError("torch was imported in jaxgen's worker")
-    return contenders, {**facts, "process_ids": ids}
+    sides = ["jaxgen"] if platform is None else ["jaxgen", "torch"]
+    workers = stack.enter_context(harness.framework_workers(command, sides))
+    facts = {"process_ids": {side: w.facts["process_id"] for side, w in workers.items()}}
+    for worker in workers.values():  # the torch side's param_counts hold both sides'
+        facts |= {
+            k: worker.facts[k] for k in ("step", "compile_s", "param_counts") if k in worker.facts
+        }
+    return harness.worker_contenders(workers), facts
 
 
 def bench_family(name: str, args, argv, platform, twins) -> dict:
@@ -667,10 +659,8 @@ def bench_family(name: str, args, argv, platform, twins) -> dict:
     spec, log = FAMILIES[name], harness.log
     load_before = harness.load_average()
     log(f"== {name}: building experiments/{spec.experiment}.py:{args.preset} ...")
-    workers: list[harness.Worker] = []
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [w.close() for w in workers])
-        contenders, facts = family_contenders(name, args, argv, platform, twins, workers)
+        contenders, facts = family_contenders(name, args, argv, platform, twins, stack)
         steps = args.steps or spec.steps[1 if args.quick else 0]
         log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {steps} steps ...")
         times = harness.interleave(contenders, args.repeats, steps, args.warmup)

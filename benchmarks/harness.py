@@ -28,6 +28,7 @@ Progress goes to stderr; stdout holds only the JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -178,14 +179,43 @@ class Worker:
             self.replies.close()
 
 
+@contextlib.contextmanager
+def framework_workers(command: Sequence[str], sides: Sequence[str]):
+    """{side: Worker} for each of `sides` ("jaxgen", "torch"), each running `command --serve
+    SIDE`, all closed (or killed, on an error) on leaving the context. PyTorch's runs with
+    jaxgen's native library off (JAXGEN_ONEDNN=0), so that no OpenMP team of jaxgen's lives in
+    its process; jaxgen's is checked never to have imported torch."""
+    with contextlib.ExitStack() as stack:
+        workers = {}
+        for side in sides:
+            log(f"starting the {side} worker ...")
+            env = {"JAXGEN_ONEDNN": "0"} if side == "torch" else {}
+            workers[side] = stack.enter_context(Worker([*command, "--serve", side], env=env))
+            if side == "jaxgen" and workers[side].facts["torch_imported"]:
+                raise AssertionError("torch was imported in jaxgen's worker")
+        yield workers
+
+
+def worker_contenders(workers: Mapping[str, Worker]) -> dict[str, Callable[[int], Measured]]:
+    """Every contender the workers serve, by name."""
+    return {c: w.contender(c) for w in workers.values() for c in w.facts["contenders"]}
+
+
 def serve(contenders: Mapping[str, Callable[[int], object]], facts: Mapping[str, Any]) -> None:
-    """The worker's side of `Worker`: sends `facts` (with this process's id added) as one JSON
-    line, then for each line "NAME N" on stdin runs contender NAME for N steps and answers with
-    the seconds it took, until stdin closes."""
+    """The worker's side of `Worker`: sends `facts`, with this process's id, the contenders'
+    names and whether torch is imported here added, as one JSON line, then for each line
+    "NAME N" on stdin runs contender NAME for N steps and answers with the seconds it took,
+    until stdin closes."""
     if REPLIES_FD not in os.environ:
         raise RuntimeError(f"serve() answers a harness.Worker; ${REPLIES_FD} is not set")
+    facts = {
+        **facts,
+        "process_id": os.getpid(),
+        "contenders": list(contenders),
+        "torch_imported": "torch" in sys.modules,
+    }
     with os.fdopen(int(os.environ[REPLIES_FD]), "w") as replies:
-        print(json.dumps({**facts, "process_id": os.getpid()}), file=replies, flush=True)
+        print(json.dumps(facts), file=replies, flush=True)
         for line in sys.stdin:
             name, n = line.split()
             t0 = time.perf_counter()
