@@ -44,7 +44,6 @@ players are checked equal and printed. Prints one JSON object on stdout; progres
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import pathlib
 import sys
@@ -99,7 +98,7 @@ def custom_vjp_calls(players: adversarial.Players, state: adversarial.GANState) 
 def jaxgen_contender(task, batches: list[dict], keys: list[jax.Array]) -> tuple:
     """(the compiled, state-donating step as a contender, its facts)."""
     state = jax.jit(task.init_state)(jax.random.key(0))
-    stepper = harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, batches, keys)
+    stepper = harness.Stepper(harness.jit_train_step(task, task.train_step), state, batches, keys)
     facts = {
         "param_counts": {p: count_params(state.params[p]) for p in adversarial.PLAYERS},
         "custom_vjp_calls": custom_vjp_calls(task.players, state),
@@ -206,8 +205,8 @@ def step_settings(args) -> tuple[dict, tuple]:
     return rates, (config.adam_b1, config.adam_b2)
 
 
-def jaxgen_side(args) -> tuple[dict, dict, dict]:
-    """(jaxgen's contenders, their steps per round, facts: parameter counts, compile times and
+def jaxgen_side(args) -> tuple[dict, dict]:
+    """(jaxgen's contenders; facts: their steps per round, parameter counts, compile times and
     the generator's custom-VJP checks)."""
     batches, keys = step_inputs(args.batch_size)
     harness.log("compiling the jaxgen step ...")
@@ -227,11 +226,11 @@ def jaxgen_side(args) -> tuple[dict, dict, dict]:
         steps["jaxgen_flax_conv_transpose"] = args.flax_steps
         compile_s["jaxgen_flax_conv_transpose"] = flax_facts["compile_s"]
     facts = {"param_counts": {"jaxgen": facts["param_counts"]}, "compile_s": compile_s}
-    return contenders, steps, {**facts, "checks": checks}
+    return contenders, {**facts, "steps": steps, "checks": checks}
 
 
-def torch_side(args, torch, platform) -> tuple[dict, dict, dict]:
-    """(PyTorch's contenders, their steps per round, facts: its parameter counts)."""
+def torch_side(args, torch, platform) -> tuple[dict, dict]:
+    """(PyTorch's contenders; facts: their steps per round, its parameter counts)."""
     batches, _ = step_inputs(args.batch_size)
     rates, betas = step_settings(args)
     run, counts = torch_contender(torch, batches, rates["generator"], betas, platform)
@@ -239,7 +238,8 @@ def torch_side(args, torch, platform) -> tuple[dict, dict, dict]:
         contenders = {"torch_cuda": run}
     else:
         contenders = {"torch_2threads": lambda n: run(n, 2), "torch_1thread": lambda n: run(n, 1)}
-    return contenders, dict.fromkeys(contenders, args.steps), {"param_counts": {"torch": counts}}
+    steps = dict.fromkeys(contenders, args.steps)
+    return contenders, {"steps": steps, "param_counts": {"torch": counts}}
 
 
 def main() -> None:
@@ -249,14 +249,7 @@ def main() -> None:
         "--flax-steps", type=int, default=None, help="steps per round of the flax variant (2)"
     )
     bench.parser.add_argument("--skip-flax", action="store_true", help="leave out the flax variant")
-    bench.parser.add_argument(
-        "--processes",
-        choices=("contender", "one"),
-        default="contender",
-        help="contender: jaxgen and PyTorch each in a worker process of its own (default); one: "
-        "both in this process",
-    )
-    bench.parser.add_argument("--serve", choices=("jaxgen", "torch"), help=argparse.SUPPRESS)
+    bench.add_process_flags()
     argv = sys.argv[1:]
     args = bench.parse(argv)
     args.batch_size = args.batch_size or (32 if args.quick else 256)
@@ -267,28 +260,20 @@ def main() -> None:
     if torch is not None:
         sides["torch"] = lambda: torch_side(args, torch, platform)
     if args.serve:
-        contenders, steps, facts = sides[args.serve]()
-        harness.serve(contenders, {**facts, "steps": steps})
+        harness.serve(*sides[args.serve]())
         return
 
     rates, betas = step_settings(args)
     log = harness.log
-    contenders, steps, facts = {}, {}, {}
+    facts = {}
     with contextlib.ExitStack() as stack:
-        if args.processes == "one":
-            built = [build() for build in sides.values()]
-        else:
-            command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv]
-            workers = stack.enter_context(harness.framework_workers(command, list(sides)))
-            built = [
-                (harness.worker_contenders({side: w}), w.facts["steps"], w.facts)
-                for side, w in workers.items()
-            ]
-        for side_contenders, side_steps, side_facts in built:
-            contenders.update(side_contenders)
-            steps.update(side_steps)
-            for key in ("param_counts", "compile_s", "checks"):
-                facts.setdefault(key, {}).update(side_facts.get(key, {}))
+        contenders, side_facts, _ = harness.side_contenders(
+            stack, args.processes, sides, __file__, argv
+        )
+        for key in ("steps", "param_counts", "compile_s", "checks"):
+            for one_side in side_facts.values():
+                facts.setdefault(key, {}).update(one_side.get(key, {}))
+        steps = facts["steps"]
         param_counts, compile_s, checks = facts["param_counts"], facts["compile_s"], facts["checks"]
         payload = {}
         if torch is None:
@@ -345,8 +330,7 @@ def main() -> None:
         protocol_note=(
             "speed ratios: a's speed over b's, of the medians and per round; "
             + (
-                "jaxgen's and PyTorch's contenders each in a worker process of their own "
-                "(jaxgen's without torch imported, PyTorch's with jaxgen's native library off)"
+                harness.IN_WORKERS
                 if args.processes == "contender"
                 else "all contenders in this one process"
             )

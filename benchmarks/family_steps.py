@@ -92,7 +92,6 @@ against `torch_1thread`; progress goes to stderr.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import functools
@@ -577,7 +576,7 @@ def jaxgen_stepper(task, name: str) -> tuple[harness.Stepper, list[dict]]:
     phase's initial state, not yet compiled; the numpy batches its twin steps on)."""
     batches, keys, twin_batches = step_inputs(task)
     state = jax.jit(lambda key: initial_state(task, name, key))(jax.random.key(task.config.seed))
-    step = jax.jit(train_step(task, name), donate_argnums=0)
+    step = harness.jit_train_step(task, train_step(task, name))
     return harness.Stepper(step, state, batches, keys), twin_batches
 
 
@@ -709,13 +708,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     bench.parser.add_argument(
         "--torch-threads", type=int, default=None, help="PyTorch's CPU threads (XLA's cores)"
     )
-    bench.parser.add_argument(
-        "--processes",
-        choices=PROCESSES,
-        default="contender",
-        help="; ".join(f"{k}: {v}" for k, v in PROCESSES.items()),
-    )
-    bench.parser.add_argument("--serve", choices=("jaxgen", "torch"), help=argparse.SUPPRESS)
+    bench.add_process_flags("; ".join(f"{k}: {v}" for k, v in PROCESSES.items()))
     argv = list(sys.argv[1:] if argv is None else argv)
     args = bench.parse(argv)
     names = [n for n in args.families.split(",") if n]

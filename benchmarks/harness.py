@@ -46,10 +46,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen import runtime
+
 Times = dict[str, list[float]]  # contender -> seconds per step, one value per timed round
 TORCH_INSTALL = ".venv/bin/pip install torch==2.13.0"
 REPLIES_FD = "JAXGEN_BENCHMARK_REPLIES_FD"  # a Worker's pipe for its replies, in its environment
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+PROCESSES_HELP = (
+    "contender: jaxgen and PyTorch each in a worker process of its own (default); one: both in "
+    "this process"
+)
+# A protocol's words for `--processes contender`.
+IN_WORKERS = (
+    "jaxgen's and PyTorch's contenders each in a worker process of their own (jaxgen's without "
+    "torch imported, PyTorch's with jaxgen's native library off)"
+)
 
 
 def log(*args) -> None:
@@ -196,6 +207,29 @@ def framework_workers(command: Sequence[str], sides: Sequence[str]):
         yield workers
 
 
+def side_contenders(
+    stack: contextlib.ExitStack,
+    processes: str,
+    sides: Mapping[str, Callable[[], tuple[dict, dict]]],
+    script: str,
+    argv: Sequence[str],
+) -> tuple[dict[str, Callable[[int], object]], dict[str, dict], dict[str, int]]:
+    """(every contender by name, each side's facts, each worker's process id ({} in one
+    process)). `sides` maps "jaxgen" and "torch" to a builder of (contenders, facts): with
+    `processes` "one" they run here, else each in a worker of its own (`script` again with `argv`
+    and `--serve SIDE`, whose builder `serve` answers with), closed with `stack`."""
+    if processes == "one":
+        built = {side: build() for side, build in sides.items()}
+        contenders = {
+            name: c for side_contenders, _ in built.values() for name, c in side_contenders.items()
+        }
+        return contenders, {side: facts for side, (_, facts) in built.items()}, {}
+    command = [sys.executable, str(Path(script).resolve()), *argv]
+    workers = stack.enter_context(framework_workers(command, list(sides)))
+    facts = {side: w.facts for side, w in workers.items()}
+    return worker_contenders(workers), facts, {s: f["process_id"] for s, f in facts.items()}
+
+
 def worker_contenders(workers: Mapping[str, Worker]) -> dict[str, Callable[[int], Measured]]:
     """Every contender the workers serve, by name."""
     return {c: w.contender(c) for w in workers.values() for c in w.facts["contenders"]}
@@ -297,6 +331,14 @@ def max_rel_diff(actual, expected) -> float:
     float64): how contenders' results are checked against the reference before timing."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+def jit_train_step(task, step: Callable) -> Callable:
+    """`step` (one of `task`'s train steps) jitted as the training loop jits it: the state
+    donated, on the CPU without the YNNPACK fusions the task leaves out
+    (runtime.step_compiler_options)."""
+    options = runtime.step_compiler_options(task.ynnpack_fusions_off, jax.default_backend())
+    return jax.jit(step, donate_argnums=0, compiler_options=options)
 
 
 class Stepper:
@@ -700,6 +742,15 @@ class Benchmark:
         self.load_before: list[float] = []
         # Where the contenders ran, for the protocol (a script with `Worker`s says so).
         self.where = "in one process"
+
+    def add_process_flags(self, help_text: str = PROCESSES_HELP) -> None:
+        """`--processes contender|one` (where jaxgen's and PyTorch's contenders run: each in a
+        worker of its own, `framework_workers`, or both in this process) and the hidden
+        `--serve jaxgen|torch` that a worker is started with."""
+        self.parser.add_argument(
+            "--processes", choices=("contender", "one"), default="contender", help=help_text
+        )
+        self.parser.add_argument("--serve", choices=("jaxgen", "torch"), help=argparse.SUPPRESS)
 
     def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
         """The flags, with --repeats and --steps filled from the (full, quick) defaults."""

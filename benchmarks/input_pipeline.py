@@ -107,7 +107,7 @@ def step_rate(experiment: str, overrides: list[str], steps: int) -> tuple[float,
     task = build_task(config)
     state = task.init_state(jax.random.key(0))
     batch = jax.tree.map(np.asarray, task.train_dataset(0)[0])
-    step = jax.jit(task.train_step, donate_argnums=0)
+    step = harness.jit_train_step(task, task.train_step)
     key = jax.random.key(1)
     state, _ = step(state, batch, key)
     jax.block_until_ready(state)

@@ -287,7 +287,7 @@ def main() -> None:
             [gibbs_key(k) for k in keys],
         ),
         "jaxgen_task_step": harness.Stepper(
-            jax.jit(task.train_step, donate_argnums=0),
+            harness.jit_train_step(task, task.train_step),
             task.init_state(jax.random.key(0)).replace(params=fresh(params0)),
             [{"image": v.reshape(batch_size, *task.image_shape)} for v in device_batches],
             keys,

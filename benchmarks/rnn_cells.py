@@ -44,7 +44,7 @@ def cell_contender(task, cell: str) -> tuple[harness.Stepper, dict]:
     state = jax.jit(task.init_state)(key)
     dataset = task.train_dataset(0)
     batches = [jax.tree.map(jax.numpy.asarray, dataset[i]) for i in range(NUM_BATCHES)]
-    stepper = harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, batches, [key])
+    stepper = harness.Stepper(harness.jit_train_step(task, task.train_step), state, batches, [key])
     facts = {
         "hidden_size": task.models[cell].hidden_size,
         "params": count_params(state.params[cell]),

@@ -427,7 +427,7 @@ def main() -> None:
 
     device_batches = [jax.tree.map(jnp.asarray, b) for b in batches]
     stepper = harness.Stepper(
-        jax.jit(task.train_step, donate_argnums=0),
+        harness.jit_train_step(task, task.train_step),
         jax.jit(task.init_state)(init_key),
         device_batches,
         keys,

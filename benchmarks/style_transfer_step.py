@@ -4,6 +4,7 @@ tutorial's loss weights.
 
     python benchmarks/style_transfer_step.py [--quick] [--image-size 256]
                                              [--repeats N] [--steps N] [--warmup N]
+                                             [--processes contender|one]
 
 (`--rounds` is `--repeats`.) The task is `experiments/style_transfer.py` loaded with
 `jaxgen.config.load_config` and built by `jaxgen.families.build_task` (`StyleTask`) with
@@ -23,8 +24,12 @@ and the content image's; total variation the sum of the absolute differences of 
 pixels; the loss 1e-2 style + 1e4 content + 30 total variation; its gradient with respect to the
 pixels; one Adam update (lr 0.02, betas 0.99 and 0.999, eps 0.1); the pixels clipped to [0, 1].
 The targets (Gram matrices and features) are the task's own, computed once. Contenders, timed
-interleaved in one process (benchmarks/harness.py: every round runs each of them for the same
-number of steps, the starting contender rotating), medians over rounds:
+interleaved (benchmarks/harness.py: every round runs each of them for the same number of steps,
+the starting contender rotating), medians over rounds; by default (`--processes contender`)
+jaxgen's and PyTorch's each in a worker process of its own, as benchmarks/family_steps.py runs
+them and for its reasons (jaxgen's worker never imports torch; PyTorch's runs with jaxgen's
+native library off), with `--processes one` all in this process. The checks below run in this
+process either way, before the timing:
 
 - `jaxgen`: `StyleTask.train_step(state, key, frozen)` jitted with the state donated, the
   frozen arrays (the network's weights and the targets) placed on the device once: what the
@@ -83,6 +88,7 @@ Prints one JSON object on stdout; progress goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import sys
 
@@ -365,7 +371,25 @@ def jaxgen_stepper(task) -> harness.Stepper:
     keys = list(jax.random.split(jax.random.key(42), NUM_KEYS))
     # The harness's Stepper calls fn(state, batch, key): here the "batches" are the step keys
     # and the one "key" is the frozen arrays, so it calls train_step(state, key, frozen).
-    return harness.Stepper(jax.jit(task.train_step, donate_argnums=0), state, keys, [frozen])
+    return harness.Stepper(harness.jit_train_step(task, task.train_step), state, keys, [frozen])
+
+
+def jaxgen_side(args) -> tuple[dict, dict]:
+    """(jaxgen's contender, compiled; facts: its compile time)."""
+    stepper = jaxgen_stepper(style_task(args.image_size))
+    return {"jaxgen": stepper}, {"compile_s": {"jaxgen": round(stepper.compile(), 3)}}
+
+
+def torch_side(args, torch, platform) -> tuple[dict, dict]:
+    """(PyTorch's contenders from the task's starting image: `torch`, and `torch_1thread` on a
+    CPU; facts: none)."""
+    task = style_task(args.image_size)
+    image0 = np.asarray(task.init_params(jax.random.key(task.config.seed))["image"])
+    run = torch_contender(torch, task, image0, platform)
+    contenders = {"torch": run}
+    if not platform.cuda:
+        contenders["torch_1thread"] = lambda n: run(n, threads=1)
+    return contenders, {}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -376,42 +400,44 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="the longer side of the images in pixels (default 256, quick 64)",
     )
+    bench.add_process_flags()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = bench.parse(argv)
     if args.image_size is None:
         args.image_size = 64 if args.quick else 256
     log = harness.log
+    xla_threads = harness.machine_facts()["cores"]
+    torch = None if args.serve == "jaxgen" else harness.import_torch()  # jaxgen's worker: none
+    platform = None if torch is None else harness.TorchPlatform(torch, xla_threads)
+    sides = {"jaxgen": lambda: jaxgen_side(args)}
+    if torch is not None:
+        sides["torch"] = lambda: torch_side(args, torch, platform)
+    if args.serve:
+        contenders, facts = sides[args.serve]()
+        harness.serve(contenders, facts)
+        return {}
 
     log(f"building the style transfer task at {args.image_size} pixels ...")
     task = style_task(args.image_size)
     check_supported(task)
     config = task.config
-    xla_threads = harness.machine_facts()["cores"]
-
     payload, checks = {}, {}
-    torch = harness.import_torch()
     if torch is None:
         payload["torch_missing"] = harness.torch_missing()
     else:
-        torch.set_num_threads(xla_threads)
+        payload["torch_platform"] = platform.facts()
+        # Here, in the process that times nothing: the checks need both frameworks.
         log("checking the PyTorch copy against jaxgen (loss and its parts, one step) ...")
         checks = check_against_torch(torch, task)
         log(f"checks: {checks}")
 
-    stepper = jaxgen_stepper(task)
-    image0 = np.asarray(stepper.state.params["image"])  # before the step donates the state
-    contenders = {"jaxgen": stepper}
-    compile_s = {"jaxgen": round(stepper.compile(), 3)}
-    platform = None  # without torch, no PyTorch rows
-    if torch is not None:
-        platform = harness.TorchPlatform(torch, xla_threads)
-        payload["torch_platform"] = platform.facts()
-        torch_run = torch_contender(torch, task, image0, platform)
-        contenders["torch"] = torch_run
-        if not platform.cuda:
-            contenders["torch_1thread"] = lambda n: torch_run(n, threads=1)
-
-    log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} steps ...")
-    times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
+    with contextlib.ExitStack() as stack:
+        contenders, facts, process_ids = harness.side_contenders(
+            stack, args.processes, sides, __file__, argv
+        )
+        compile_s = {k: v for f in facts.values() for k, v in f.get("compile_s", {}).items()}
+        log(f"timing {len(contenders)} contenders, {args.repeats} rounds of {args.steps} steps ...")
+        times = harness.interleave(contenders, args.repeats, args.steps, args.warmup)
     results = harness.summarize(times)
     ratios = {}
     for reference in ("torch", "torch_1thread"):
@@ -421,8 +447,6 @@ def main(argv: list[str] | None = None) -> dict:
                 r = harness.speed_ratio(times, name, reference)
                 results[name][f"speed_vs_{reference}_median"] = r["median_per_round"]
                 results[name][f"speed_vs_{reference}_best_rounds"] = r["of_best_rounds"]
-    jax.block_until_ready(stepper.metrics)
-    final_loss = float(stepper.metrics["loss"])
 
     height, width, _ = task.shape
     config_name = f"{EXPERIMENT.relative_to(EXPERIMENT.parent.parent)}"
@@ -440,11 +464,18 @@ def main(argv: list[str] | None = None) -> dict:
             "1 update"
         ),
     )
+    if args.processes == "contender":
+        bench.where = "between processes"
     return bench.emit(
         protocol_note=(
             "speed_vs_X_median = median over rounds of (X's time / this one's time), above 1 "
             "when faster than X; jaxgen_over_X: jaxgen's speed over X's (of the medians, median "
-            "of the per-round ratios, of the fastest rounds)"
+            "of the per-round ratios, of the fastest rounds); "
+            + (
+                f"{harness.IN_WORKERS}, the checks in this one"
+                if args.processes == "contender"
+                else "all contenders and the checks in this one process"
+            )
         ),
         model=(
             f"{task.network.description}, up to block5_conv2, on Keras's preprocessing of "
@@ -470,8 +501,8 @@ def main(argv: list[str] | None = None) -> dict:
         cores_xla_uses=xla_threads,
         torch_threads=platform.threads if torch is not None else None,
         compile_s=compile_s,
+        process_ids=process_ids,
         checks=checks,
-        jaxgen_loss_after_timing=final_loss,
         jaxgen_over_torch=ratios.get("torch"),
         jaxgen_over_torch_1thread=ratios.get("torch_1thread"),
         results=results,

@@ -9,6 +9,12 @@ gives the same numbers whichever way a run is started.
   VAE-GAN 1.2x to 1.3x slower than XLA's own kernels here (benchmarks/xla_cpu_flags.py; jax#37465
   tracks YNNPACK's regressions). Other fusions keep YNNPACK.
 
+A task may compile its train step without more of YNNPACK's fusions (`Task.ynnpack_fusions_off`,
+`step_compiler_options`): the option is then the program's own (jax.jit's `compiler_options`),
+so other programs keep the process's flags. XLA's option takes the whole list of fusion types to
+enable, not a change to the flags' list, so YNNPACK_FUSIONS_BY_JAXLIB records the list that
+jaxgen's flags leave enabled, and `tests/test_runtime.py` checks it against the compiled HLO.
+
 XLA aborts the process on a flag it does not know, so the flags are added only for the jaxlib
 releases they were measured on (FLAGS_BY_JAXLIB). Under another release jaxgen runs with XLA's
 defaults, and `tests/test_runtime.py` fails until the flags are checked against it: the test
@@ -32,10 +38,15 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 512 << 20  # above the temporaries of every preset's step measured here
 TRIM_THRESHOLD = 1 << 30
 
+YNN_FUSION_OPTION = "xla_cpu_experimental_ynn_fusion_type"  # a DebugOptions field
 # jaxlib release ("major.minor") -> the flags measured on it.
 FLAGS_BY_JAXLIB = {
-    "0.10": ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",),
+    "0.10": (f"--{YNN_FUSION_OPTION}=-individual_convolution",),
 }
+# jaxlib release -> the YNNPACK fusion types (DebugOptions.LibraryFusionType, less its
+# "LIBRARY_FUSION_TYPE_" prefix) that XLA enables under FLAGS_BY_JAXLIB: 0.10's defaults are
+# REDUCE, INDIVIDUAL_DOT and INDIVIDUAL_CONVOLUTION, and the flag takes the last off.
+YNNPACK_FUSIONS_BY_JAXLIB = {"0.10": ("REDUCE", "INDIVIDUAL_DOT")}
 
 
 def jaxlib_release() -> str | None:
@@ -55,6 +66,25 @@ def chosen_flags() -> tuple[str, ...]:
 
 def _flag_name(flag: str) -> str:
     return flag.split("=", 1)[0]
+
+
+def step_compiler_options(fusions_off: tuple[str, ...], platform: str) -> dict[str, str]:
+    """jax.jit's `compiler_options` for a train step compiled without the YNNPACK fusion types
+    `fusions_off` (names as in YNNPACK_FUSIONS_BY_JAXLIB): {} where there is nothing to change
+    or jaxgen does not choose XLA's CPU flags: another platform, none off, a jaxlib release not
+    measured, `JAXGEN_XLA_DEFAULTS`, or a user's own setting of the fusion flag in `XLA_FLAGS`
+    (theirs then holds for every program)."""
+    enabled = YNNPACK_FUSIONS_BY_JAXLIB.get(jaxlib_release() or "")
+    if platform != "cpu" or not fusions_off or enabled is None:
+        return {}
+    unknown = set(fusions_off) - set(enabled)
+    if unknown:
+        raise ValueError(f"YNNPACK fusion types {sorted(unknown)} are not among {enabled}")
+    flag = next(f for f in chosen_flags() if _flag_name(f) == f"--{YNN_FUSION_OPTION}")
+    if flag not in os.environ.get("XLA_FLAGS", "").split():
+        return {}  # jaxgen's flag is not the one in force
+    kept = [f"LIBRARY_FUSION_TYPE_{t}" for t in enabled if t not in fusions_off]
+    return {YNN_FUSION_OPTION: ",".join(kept)}
 
 
 def _backends_started() -> bool:

@@ -77,6 +77,69 @@ def test_flags_are_added_only_before_a_backend_starts(monkeypatch):
     assert "XLA_FLAGS" not in os.environ
 
 
+# Compiles (never runs) a program of each kind YNNPACK fuses (a convolution, a matmul, a sum and
+# an average pooling after a ReLU) three ways: under the process's flags; with the list of fusion
+# types that jaxgen's flags leave on as the program's own option; and a train step's options
+# with REDUCE off. Prints whether the first two compile alike and each one's YNNPACK fusions.
+FUSION_PROBE = """
+import json, re
+import jaxgen
+import jax, jax.numpy as jnp
+from jax import lax
+from jaxgen import runtime
+def program(x, w, a, b):
+    y = jnp.maximum(lax.conv_general_dilated(
+        x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + 1.0, 0.0)
+    pooled = lax.reduce_window(y, 0.0, lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    return jnp.sum(y, axis=(1, 2)), pooled, jnp.tanh(a @ b)
+args = (jnp.ones((8, 8, 8, 256)), jnp.ones((5, 5, 256, 128)), jnp.ones((512, 512)),
+        jnp.ones((512, 512)))
+def hlo(options):
+    return jax.jit(program, compiler_options=options).lower(*args).compile().as_text()
+def alike(a, b):  # the same program but for its name and source locations
+    plain = lambda text: re.sub(r"HloModule \\S+|, metadata=\\{[^}]*\\}", "", text)
+    return plain(a) == plain(b)
+def ynnpack(text):  # the operation each YNNPACK fusion was made from
+    return sorted(re.findall(r'op_name="[^"]*/(\\w+)".*"__ynn_fusion"', text))
+enabled = runtime.YNNPACK_FUSIONS_BY_JAXLIB[runtime.jaxlib_release()]
+listed = {runtime.YNN_FUSION_OPTION: ",".join("LIBRARY_FUSION_TYPE_" + t for t in enabled)}
+flags, without_reduce = hlo({}), hlo(runtime.step_compiler_options(("REDUCE",), "cpu"))
+print(json.dumps({"listed_compiles_alike": alike(hlo(listed), flags),
+                  "flags": ynnpack(flags), "without_reduce": ynnpack(without_reduce)}))
+"""
+
+
+def test_the_listed_ynnpack_fusions_are_those_jaxgen_s_flags_leave_on():
+    # XLA takes a program's list of fusion types whole, so a step's options start from this
+    # list; a jaxlib whose defaults differ from the one it was read on fails here.
+    out = subprocess.run(
+        [sys.executable, "-c", FUSION_PROBE], capture_output=True, text=True, check=True
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["listed_compiles_alike"]
+    assert "reduce_sum" in probe["flags"] and "dot_general" in probe["flags"]
+    assert probe["without_reduce"] == ["dot_general"]  # the matmul keeps YNNPACK
+
+
+def test_step_options_change_only_a_cpu_step_under_jaxgen_s_own_flag(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", " ".join(runtime.chosen_flags()))
+    assert runtime.step_compiler_options(("REDUCE",), "cpu") == {
+        runtime.YNN_FUSION_OPTION: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
+    }
+    assert runtime.step_compiler_options(("REDUCE", "INDIVIDUAL_DOT"), "cpu") == {
+        runtime.YNN_FUSION_OPTION: ""  # XLA reads the empty list as none
+    }
+    assert runtime.step_compiler_options((), "cpu") == {}
+    assert runtime.step_compiler_options(("REDUCE",), "gpu") == {}
+    with pytest.raises(ValueError, match="ELTWISE"):
+        runtime.step_compiler_options(("ELTWISE",), "cpu")
+    # The user's own setting of the flag, or XLA's defaults asked for: theirs holds everywhere.
+    monkeypatch.setenv("XLA_FLAGS", f"--{runtime.YNN_FUSION_OPTION}=individual_convolution")
+    assert runtime.step_compiler_options(("REDUCE",), "cpu") == {}
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert runtime.step_compiler_options(("REDUCE",), "cpu") == {}
+
+
 @pytest.mark.parametrize("release, expected", [("0.10", True), ("0.99", False)])
 def test_the_flags_follow_the_jaxlib_release(monkeypatch, release, expected):
     monkeypatch.setattr(runtime, "jaxlib_release", lambda: release)

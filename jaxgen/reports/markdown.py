@@ -57,23 +57,35 @@ def _data_sets(config) -> str:
     return f"`{config.dataset}`"
 
 
-def _cpu_kernels() -> list[str]:
-    """The report's line on what computed a CPU run: the convolutions' kernels and jaxgen's XLA
-    flags (both change float rounding, so a run's numbers depend on them)."""
+def _cpu_kernels(ynnpack_fusions_off: tuple[str, ...]) -> list[str]:
+    """The report's line on what computed a CPU run: the convolutions' kernels, jaxgen's XLA
+    flags and the train step's own options (all change float rounding, so a run's numbers
+    depend on them)."""
     import os
 
     from jaxgen.nn import conv
-    from jaxgen.runtime import chosen_flags
+    from jaxgen.runtime import chosen_flags, step_compiler_options
 
     xla_flags = os.environ.get("XLA_FLAGS", "").split()
     ours = [f for f in chosen_flags() if f in xla_flags]
-    return [f"- convolutions: {conv.backend()}; jaxgen's XLA flags: {' '.join(ours) or 'none'}"]
+    line = f"- convolutions: {conv.backend()}; jaxgen's XLA flags: {' '.join(ours) or 'none'}"
+    step_options = step_compiler_options(ynnpack_fusions_off, "cpu")
+    if step_options:
+        options = " ".join(f"{name}={value!r}" for name, value in step_options.items())
+        line += (
+            f"; the train step's own: {options} (YNNPACK's {', '.join(ynnpack_fusions_off)} off)"
+        )
+    return [line]
 
 
 def write_report(
-    workdir: pathlib.Path, config: ml_collections.ConfigDict, summary: dict, report: Report
+    workdir: pathlib.Path,
+    config: ml_collections.ConfigDict,
+    summary: dict,
+    report: Report,
+    ynnpack_fusions_off: tuple[str, ...] = (),
 ) -> pathlib.Path:
-    """Writes workdir/report.md."""
+    """Writes workdir/report.md; `ynnpack_fusions_off` is the task's (Task.ynnpack_fusions_off)."""
     devices = jax.devices()
     seeds = f"seeds {summary['seeds']}" if "seeds" in summary else f"seed {summary['seed']}"
     lines = [
@@ -83,7 +95,7 @@ def write_report(
         f"{config.batch_size}",
         f"- devices: {len(devices)} x {devices[0].device_kind} ({jax.process_count()} process(es));"
         f" jax {jax.__version__}; python {platform.python_version()}",
-        *(_cpu_kernels() if devices[0].platform == "cpu" else []),
+        *(_cpu_kernels(ynnpack_fusions_off) if devices[0].platform == "cpu" else []),
         f"- best checkpoint by the validation metric: step {summary.get('best_checkpoint_step')}",
         f"- params_fingerprint: `{summary['params_fingerprint']}`",
         "",

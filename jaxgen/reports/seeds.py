@@ -32,7 +32,7 @@ def replicated_report(report, config, over_seeds=None):
                 {"seed": seed, "step": history.step}, seed_report, seed_params
             )
             if jax.process_index() == 0:
-                write_report(seed_dir, config, seed_summary, seed_report)
+                write_report(seed_dir, config, seed_summary, seed_report, task.ynnpack_fusions_off)
             summaries.append(seed_summary)
         combined = summarize_seeds(task.seeds, summaries)
         if over_seeds is not None:

@@ -36,6 +36,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from jaxgen import runtime
 from jaxgen.data import pipeline
 from jaxgen.data.datasets import preparation_progress
 from jaxgen.errors import (
@@ -345,7 +346,14 @@ class _Run:
             in_shardings=(self.replicated, self.batch_sharding, self.replicated, self.replicated),
             out_shardings=(self.replicated, self.replicated),
             donate_argnums=0,
+            compiler_options=self.step_compiler_options,
         )
+
+    @property
+    def step_compiler_options(self) -> dict[str, str]:
+        """XLA options of the train steps' programs alone (runtime.step_compiler_options)."""
+        platform = self.replicated.mesh.devices.flat[0].platform
+        return runtime.step_compiler_options(self.task.ynnpack_fusions_off, platform)
 
     def evaluate(self, step: int, state, writer: MetricWriter, history: History) -> dict:
         """The periodic evaluation on the validation split, logged, with the task's snapshot."""
@@ -627,5 +635,5 @@ def _finish(run: _Run, state, history: History) -> dict:
     if _is_main_process():
         write_text_atomic(run.workdir / "summary.json", json.dumps(summary, indent=2) + "\n")
         with writing(run.workdir / "report.md"):
-            write_report(run.workdir, config, summary, report)
+            write_report(run.workdir, config, summary, report, run.task.ynnpack_fusions_off)
     return summary

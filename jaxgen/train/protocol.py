@@ -17,7 +17,9 @@ What a task may declare beyond the core members, each with a default here:
   pretraining then fine-tuning);
 - frozen inputs: `frozen_inputs()` loads fixed arrays once (a pretrained network's weights);
   the loop passes them to the jitted step as an argument and records their identity in
-  config.json.
+  config.json;
+- `ynnpack_fusions_off`: YNNPACK fusion types its train step is compiled without on the CPU
+  (jaxgen/runtime.py), where a family's step was measured faster on XLA's own loops.
 
 Splits: `evaluate(params, "validation")` is the periodic evaluation that ranks checkpoints (and
 so picks the best one); `evaluate(params, "test")` is called once at the end, on the final and
@@ -115,12 +117,16 @@ class Task:
     best_metric, best_mode: the name in `evaluate`'s result that ranks checkpoints, and whether
         lower ("min") or higher ("max") is better; None ranks none (only the newest are kept).
     monitor: the training metric whose non-finite value stops the run.
+    ynnpack_fusions_off: XLA:CPU's YNNPACK fusion types (runtime.YNNPACK_FUSIONS_BY_JAXLIB)
+        that the loop compiles the train step without, on the CPU (runtime.step_compiler_options);
+        the measurement that chose them belongs in a comment where a family sets them.
     """
 
     batch_axis: int = 0
     best_metric: str | None = None
     best_mode: str = "min"
     monitor: str = "loss"
+    ynnpack_fusions_off: tuple[str, ...] = ()
 
     def init_state(self, key: jax.Array) -> PyTree:
         """Required: the train state at step 0, a pytree (a flax.struct dataclass) with a `step`

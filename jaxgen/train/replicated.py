@@ -46,6 +46,7 @@ class ReplicatedTask(Task):
         self.best_metric, self.best_mode = task.best_metric, task.best_mode
         self._init_keys, self._train_keys = replica_keys(self.seeds)
         self.monitor = task.monitor
+        self.ynnpack_fusions_off = task.ynnpack_fusions_off
         self._frozen = task.frozen_inputs()
 
     def init_state(self, key: jax.Array):

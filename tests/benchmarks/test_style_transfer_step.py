@@ -1,12 +1,14 @@
 """benchmarks/style_transfer_step.py: its PyTorch copy of VGG19 (every layer against jaxgen's,
 on random weights and pixels) and its `--quick` run, in-process: the JSON it prints, the checks
-it asserts before timing; the PyTorch parts only with torch installed, and the run without
-torch (`torch_missing`) either way."""
+it asserts before timing, each framework timed in a worker process of its own; the PyTorch
+parts only with torch installed, and the run without torch (`torch_missing`, in one process)
+either way."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -55,6 +57,9 @@ def test_quick_run_checks_and_times_every_contender(bench, capsys):
         return
     assert set(record["results"]) == {"jaxgen", "torch", "torch_1thread"}
     assert record["jaxgen_over_torch"]["of_medians"] > 0
+    # Each framework timed in a worker of its own, neither of them this process.
+    ids = record["process_ids"]
+    assert set(ids) == {"jaxgen", "torch"} and len({*ids.values(), os.getpid()}) == 3
     checks = record["checks"]
     for part in bench.LOSS_PARTS:
         assert checks[f"{part}_after_one_step"]["rel_diff"] < 1e-4
@@ -68,7 +73,7 @@ def test_quick_run_checks_and_times_every_contender(bench, capsys):
 
 def test_quick_run_without_torch_says_so(bench, capsys, monkeypatch):
     monkeypatch.setattr(bench.harness, "import_torch", lambda: None)
-    record = bench.main(["--quick", "--repeats", "1", "--warmup", "0"])
+    record = bench.main(["--quick", "--repeats", "1", "--warmup", "0", "--processes", "one"])
     capsys.readouterr()
     assert record["torch_missing"] == bench.harness.torch_missing()
     assert set(record["results"]) == {"jaxgen"} and record["checks"] == {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,7 @@ from jaxgen.families.reverse.dream import octave_sizes
 from jaxgen.families.reverse.pixel_task import to_channels
 from jaxgen.families.reverse.visualise import unit_values
 from jaxgen.nn import vgg
+from jaxgen.train import loop
 from jaxgen.train.loop import train
 
 from ..conftest import run_cli, smoke_config
@@ -175,6 +177,24 @@ def test_deepdream_raises_its_objective_and_resumes_exactly_across_octaves(tmp_p
     train(smoke_config("deepdream", progress="false", steps=3), tmp_path / "resumed")
     resumed = train(smoke_config("deepdream", progress="false"), tmp_path / "resumed")
     assert resumed["params_fingerprint"] == reference["params_fingerprint"]
+    # The report names what changes its rounding: the step's own XLA options (runtime.py).
+    report = (tmp_path / "reference" / "report.md").read_text()
+    assert "the train step's own: xla_cpu_experimental_ynn_fusion_type=" in report
+    assert "(YNNPACK's REDUCE off)" in report
+
+
+def test_deepdream_s_step_compiles_without_ynnpack_s_reductions_on_the_cpu(tmp_path):
+    # dream.py's measurement: the step runs faster on XLA's own loops for its reductions. The
+    # smoke network, on an image large enough for YNNPACK to take its reductions.
+    run = loop._Run(smoke_config("deepdream", progress="false", image_size=256), tmp_path)
+    assert run.step_compiler_options  # a CPU under jaxgen's flags (tests/test_runtime.py)
+    phase = run.schedule.phases[0]
+    args = (run.state, None, run.train_key, run.frozen_arrays)
+    ours = run.step_fn(phase).lower(*args).compile().as_text()
+    assert "__ynn_fusion" not in ours
+    # The control: the same step under the process's flags alone takes YNNPACK's reductions.
+    flags = jax.jit(phase.train_step).lower(*args[:1], *args[2:]).compile().as_text()
+    assert re.search(r'op_name="[^"]*reduce\w*".*"__ynn_fusion"', flags)
 
 
 def test_class_visualisation_raises_every_class_and_measures_transfer(tmp_path):

@@ -92,6 +92,7 @@ def test_a_family_s_judgement_over_seeds_joins_the_many_seed_report(tmp_path):
     class Replicas:  # what the report reads of a ReplicatedTask
         seeds: tuple = (4, 9)
         task: object = None
+        ynnpack_fusions_off: tuple = ()
 
     def report(task, params, history, workdir):
         return Report({"x": float(params["w"]), "seed_seen": history.seed}, [("Own", "")])

@@ -43,6 +43,12 @@ def octave_sizes(height: int, width: int, octaves, scale: float) -> list[tuple[i
 class DreamTask(PixelTask):
     """DeepDream from `start_image`, one phase an octave."""
 
+    # On one large image, YNNPACK's reductions (the average pooling, the objective's mean) come
+    # with whole-map copies of a bias or a zero that XLA writes out as their operands; without
+    # them the default preset's step is about a fifth faster on the AVX2 machine
+    # (benchmarks/step_fusions.py; README, "DeepDream and YNNPACK's reduce fusions").
+    ynnpack_fusions_off = ("REDUCE",)
+
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
         self.layers = layer_list(config.dream_layers) or self.network.dream_layers

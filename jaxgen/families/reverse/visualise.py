@@ -42,6 +42,10 @@ def unit_values(feats_NxHxWxK_or_NxK: jax.Array, units_N: jax.Array) -> jax.Arra
 class VisualisationTask(PixelTask):
     """One image per target unit of `target_layer` in the optimised network."""
 
+    # As DeepDream's (dream.py): the default preset's step is about a tenth faster without
+    # YNNPACK's reduce fusions on the AVX2 machine (benchmarks/step_fusions.py).
+    ynnpack_fusions_off = ("REDUCE",)
+
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
         net = self.network
