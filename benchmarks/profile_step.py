@@ -14,9 +14,12 @@ event per executed operation (thunk) of the compiled program: a fusion, a convol
 call (oneDNN's convolutions are `custom-call`s), a copy. The script sums each operation's time
 over the traced steps and prints one JSON object: per operation (by its name in the optimised
 HLO, with its kind: what the HLO says it is), ms per step and share of the step's wall time,
-largest first, and the totals by kind. Operations run one after another on this machine's
-program (one XLA stream plus its intra-op threads), so the shares add up to about the step's
-time.
+largest first, and the totals by kind. Events of the runtime rather than of the program (a
+thread pool's `SlinkyThreadPool::Await`, XLA's "Handle inputs") are listed with the kind
+`other`: they need not happen on every step (on a loaded machine a wait for the thread pool
+ranked among the autoencoder's top five at 0.35 calls a step). Operations run one after
+another on this machine's program (one XLA stream plus its intra-op threads), so the shares add
+up to about the step's time.
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ def test_profile_of_a_family_step_names_its_operations(capsys):
     assert record["family"] == "autoencoder" and "dense 784-32-784" in record["step"]
     operations = record["operations"]
     assert 0 < len(operations) <= 5
-    assert all(op["calls_per_step"] >= 1 and op["ms_per_step"] >= 0 for op in operations)
+    assert all(op["ms_per_step"] >= 0 for op in operations), operations
+    # Every operation of the compiled program runs each step; the runtime's events (kind
+    # "other": a wait for the thread pool) need not, and on a loaded machine rank in the top 5.
+    program = [op for op in operations if op["kind"] != "other"]
+    assert program and all(op["calls_per_step"] >= 1 for op in program), operations
     # The dense autoencoder's step is matrix products and elementwise fusions, no convolution.
     kinds = set(record["by_kind"])
     assert any(k.startswith("fusion") or k in ("dot", "ynn_fusion") for k in kinds), kinds
