@@ -96,11 +96,9 @@ import contextlib
 import dataclasses
 import functools
 import math
-import os
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import harness
 import jax
@@ -580,23 +578,25 @@ def jaxgen_stepper(task, name: str) -> tuple[harness.Stepper, list[dict]]:
     return harness.Stepper(step, state, batches, keys), twin_batches
 
 
-def jaxgen_side(task, name: str) -> tuple[dict, dict, Any, list[dict]]:
+def jaxgen_side(task, name: str) -> tuple[dict, dict]:
     """(jaxgen's contender, compiled; facts: the step in words, the compile time and parameter
-    count; the phase's initial state as numpy, before the step donates it; the numpy batches
-    its twin steps on)."""
-    stepper, twin_batches = jaxgen_stepper(task, name)
-    state0 = jax.tree.map(np.asarray, stepper.state)
+    count)."""
+    stepper, _ = jaxgen_stepper(task, name)
+    params = jax.tree.map(np.asarray, stepper.state.params)  # before the step donates them
     facts = {
         "step": FAMILIES[name].describe(task),
         "compile_s": {"jaxgen": round(stepper.compile(), 2)},
-        "param_counts": {"jaxgen": count_params(state0.params)},
+        "param_counts": {"jaxgen": count_params(params)},
     }
-    return {"jaxgen": stepper}, facts, state0, twin_batches
+    return {"jaxgen": stepper}, facts
 
 
-def torch_side(task, name: str, state0, twin_batches, platform, twins) -> tuple[dict, dict]:
-    """(the twin's contenders: `torch`, and `torch_1thread` on a CPU with more threads; facts:
-    both sides' parameter counts per player, asserted equal)."""
+def torch_side(task, name: str, platform, twins) -> tuple[dict, dict]:
+    """(the twin's contenders, from jaxgen's initial state (jaxgen's step is not compiled):
+    `torch`, and `torch_1thread` on a CPU with more threads; facts: both sides' parameter
+    counts per player, asserted equal)."""
+    stepper, twin_batches = jaxgen_stepper(task, name)
+    state0 = jax.tree.map(np.asarray, stepper.state)
     twin = twins.TWINS[name](task, state0, platform.device)
     counts = {"jaxgen": jaxgen_param_counts(twins.TWINS[name], state0.params)}
     counts["torch"] = twin.param_counts()
@@ -608,49 +608,41 @@ def torch_side(task, name: str, state0, twin_batches, platform, twins) -> tuple[
     return contenders, {"param_counts": counts}
 
 
+def family_sides(name: str, args, platform, twins) -> dict[str, Callable[[], tuple[dict, dict]]]:
+    """Builders of family `name`'s sides for harness.side_contenders: jaxgen's, and the twin's
+    where there is a PyTorch `platform`; in one process they share one build of the task."""
+    task = functools.cache(lambda: build(name, args.preset))
+    sides = {"jaxgen": lambda: jaxgen_side(task(), name)}
+    if platform is not None:
+        sides["torch"] = lambda: torch_side(task(), name, platform, twins)
+    return sides
+
+
 def serve_side(name: str, args, side: str) -> None:
     """A worker's process (`--serve SIDE`): builds family `name`'s task, then serves the side's
     contenders to the timing process (harness.serve). The torch side builds jaxgen's initial
     state only (not its step) and runs with jaxgen's native library off (JAXGEN_ONEDNN=0, set
     by the parent), so that no OpenMP team of jaxgen's lives in PyTorch's process; the jaxgen
     side never imports torch."""
-    task = build(name, args.preset)
-    if side == "jaxgen":
-        contenders, facts, _, _ = jaxgen_side(task, name)
-    else:
+    platform, twins = None, None
+    if side == "torch":
         platform = harness.TorchPlatform(harness.import_torch(), args.torch_threads)
-        stepper, twin_batches = jaxgen_stepper(task, name)  # not compiled: its state only
-        state0 = jax.tree.map(np.asarray, stepper.state)
         twins = harness.import_twins()
-        contenders, facts = torch_side(task, name, state0, twin_batches, platform, twins)
-    harness.serve(contenders, facts)
+    harness.serve(*family_sides(name, args, platform, twins)[side]())
 
 
 def family_contenders(name: str, args, argv, platform, twins, stack) -> tuple[dict, dict]:
     """(family `name`'s contenders, facts): built in this process (`--processes one`), or
     served by one worker process per side (`--processes contender`, closed when the ExitStack
     `stack` closes)."""
-    if args.processes == "one":
-        task = build(name, args.preset)
-        contenders, facts, state0, twin_batches = jaxgen_side(task, name)
-        ids = {"jaxgen": os.getpid()}
-        if twins is not None:
-            twin_contenders, twin_facts = torch_side(
-                task, name, state0, twin_batches, platform, twins
-            )
-            contenders.update(twin_contenders)
-            facts.update(twin_facts)
-            ids["torch"] = os.getpid()
-        return contenders, {**facts, "process_ids": ids}
-    command = [sys.executable, str(pathlib.Path(__file__).resolve()), *argv, "--families", name]
-    sides = ["jaxgen"] if platform is None else ["jaxgen", "torch"]
-    workers = stack.enter_context(harness.framework_workers(command, sides))
-    facts = {"process_ids": {side: w.facts["process_id"] for side, w in workers.items()}}
-    for worker in workers.values():  # the torch side's param_counts hold both sides'
-        facts |= {
-            k: worker.facts[k] for k in ("step", "compile_s", "param_counts") if k in worker.facts
-        }
-    return harness.worker_contenders(workers), facts
+    sides = family_sides(name, args, platform, twins)
+    contenders, side_facts, ids = harness.side_contenders(
+        stack, args.processes, sides, __file__, [*argv, "--families", name]
+    )
+    facts = {"process_ids": ids}
+    for one_side in side_facts.values():  # the torch side's param_counts hold both sides'
+        facts |= {k: one_side[k] for k in ("step", "compile_s", "param_counts") if k in one_side}
+    return contenders, facts
 
 
 def bench_family(name: str, args, argv, platform, twins) -> dict:

@@ -214,16 +214,17 @@ def side_contenders(
     script: str,
     argv: Sequence[str],
 ) -> tuple[dict[str, Callable[[int], object]], dict[str, dict], dict[str, int]]:
-    """(every contender by name, each side's facts, each worker's process id ({} in one
-    process)). `sides` maps "jaxgen" and "torch" to a builder of (contenders, facts): with
-    `processes` "one" they run here, else each in a worker of its own (`script` again with `argv`
-    and `--serve SIDE`, whose builder `serve` answers with), closed with `stack`."""
+    """(every contender by name, each side's facts, each side's process id). `sides` maps
+    "jaxgen" and "torch" to a builder of (contenders, facts): with `processes` "one" they run
+    here, else each in a worker of its own (`script` again with `argv` and `--serve SIDE`, whose
+    builder `serve` answers with), closed with `stack`."""
     if processes == "one":
         built = {side: build() for side, build in sides.items()}
         contenders = {
             name: c for side_contenders, _ in built.values() for name, c in side_contenders.items()
         }
-        return contenders, {side: facts for side, (_, facts) in built.items()}, {}
+        facts = {side: facts for side, (_, facts) in built.items()}
+        return contenders, facts, dict.fromkeys(sides, os.getpid())
     command = [sys.executable, str(Path(script).resolve()), *argv]
     workers = stack.enter_context(framework_workers(command, list(sides)))
     facts = {side: w.facts for side, w in workers.items()}
