@@ -283,6 +283,24 @@ def summarize(times: Times) -> dict[str, dict]:
     return out
 
 
+def time_programs(
+    contenders: Mapping[str, Callable[[int], object]],
+    compile_s: Mapping[str, float],
+    steps: int,
+    repeats: int,
+    warmup: int,
+) -> tuple[Times, dict]:
+    """Times programs of one step in alternating rounds (`interleave`); returns the times and a
+    record: steps per round, compile seconds and each program's median ms per step."""
+    times = interleave(contenders, repeats, steps, warmup)
+    results = summarize(times)
+    return times, {
+        "steps_per_round": steps,
+        "compile_s": dict(compile_s),
+        "ms_per_step": {p: results[p]["ms_per_step_median"] for p in results},
+    }
+
+
 def speed_ratio(times: Times, a: str, b: str) -> dict[str, float]:
     """a's speed over b's: of the medians, the median over rounds of the per-round ratio
     (robust to load that changes between rounds), and of the fastest rounds."""

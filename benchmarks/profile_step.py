@@ -48,7 +48,8 @@ def operation_kinds(hlo_text: str) -> dict[str, str]:
     (`fusion:kLoop`), a custom call's target, and a YNNPACK fusion as `ynn_fusion`."""
     kinds = {}
     for line in hlo_text.splitlines():
-        match = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = \S+ ([\w\-]+)\(", line)
+        # The shape may be a tuple with spaces in it (a custom call of several results).
+        match = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = .*? ([a-z][\w\-]*)\(", line)
         if not match:
             continue
         name, opcode = match.groups()

@@ -89,14 +89,11 @@ def main(argv: list[str] | None = None) -> dict:
         harness.log(f"== {name}: compiling its step with and without {', '.join(off)} ...")
         contenders, compile_s = family_contenders(name, args.preset, off)
         steps = 3 if name == STYLE_TRANSFER else family_steps.FAMILIES[name].steps[1]
-        times = harness.interleave(contenders, args.repeats, steps, args.warmup)
-        results = harness.summarize(times)
-        families[name] = {
-            "steps_per_round": steps,
-            "compile_s": compile_s,
-            "ms_per_step": {p: results[p]["ms_per_step_median"] for p in results},
-            "flags_over_off": harness.speed_ratio(times, "off", "flags")["median_per_round"],
-        }
+        times, record = harness.time_programs(
+            contenders, compile_s, steps, args.repeats, args.warmup
+        )
+        ratio = harness.speed_ratio(times, "off", "flags")["median_per_round"]
+        families[name] = {**record, "flags_over_off": ratio}
         harness.log(f"{name}: {families[name]}")
     return bench.emit(
         protocol_note=(

@@ -17,7 +17,9 @@ XLA FFI handlers; this module registers them for the CPU platform and builds:
 * ``conv_transpose``: ``jaxgen.nn.conv_transpose`` (i.e. ``lax.conv_transpose`` with NHWC/HWIO,
   ``transpose_kernel=False``) on oneDNN;
 * ``lstm_forward`` and ``lstm_backward``: the FFI calls of the LSTM over a sequence, from which
-  ``jaxgen.nn.lstm`` builds its CPU path.
+  ``jaxgen.nn.lstm`` builds its CPU path;
+* ``run_after``: an array that XLA:CPU's executor makes wait for others (``order.cc``), to keep
+  independent branches of a program from running beside oneDNN's primitives.
 
 The FFI targets exist only for CPU, so every oneDNN call is staged with
 ``lax.platform_dependent(cpu=oneDNN, default=XLA)`` by the compatible wrappers: a computation
@@ -70,6 +72,7 @@ _TARGETS = (
     "jaxgen_onednn_conv_bwd_weights",
     "jaxgen_onednn_lstm_fwd",
     "jaxgen_onednn_lstm_bwd",
+    "jaxgen_run_after",
 )
 # Backward-data into few channels (the gradient of a network's image input, a transposed
 # convolution to an image). The library runs it into at most `planar_max_channels()` (4)
@@ -504,6 +507,60 @@ def conv_transpose(x: Array, kernel: Array, strides: int | Sequence[int], paddin
         cpu=lambda x, k: _conv_transpose(x, k, strides, padding),
         default=lambda x, k: xla_conv_transpose(x, k, strides, padding),
     )
+
+
+# ---- order ------------------------------------------------------------------------------------
+
+
+def run_after(x: Array, *deps) -> Array:
+    """``x``, which XLA:CPU's executor computes on only once every array in ``deps`` (pytrees)
+    exists: the same values, with a data dependency that the program's dataflow lacks.
+
+    XLA:CPU runs two operations that do not depend on each other concurrently. A oneDNN
+    primitive already spreads over every core with its own OpenMP team, so when the other branch
+    is XLA's fusions the two share the cores and both run slower: in the DCGAN's step the
+    generator's forward pass for its own update (which needs only the generator) ran beside the
+    discriminator's update, and ordering it after that update took the step from 999 to 960 ms
+    (families/gan/adversarial.py). Where no oneDNN primitive runs, the concurrency is XLA's own
+    and worth keeping (``calls_library`` tells). ``lax.optimization_barrier`` does not do
+    this: XLA drops it before the executor builds its graph of dependencies.
+
+    On CPU with the library available it is the library's no-op custom call, its result aliased
+    to ``x``; elsewhere, and without the library, it is ``x``. Differentiable in ``x`` (the
+    identity); ``deps`` get no gradient. Under ``vmap`` every operand is broadcast to the batch.
+    """
+    leaves = jax.tree.leaves(deps)
+    if not leaves or not available():
+        return x
+    return lax.platform_dependent(
+        x, *leaves, cpu=lambda x, *leaves: _run_after(x, *leaves), default=lambda x, *_: x
+    )
+
+
+def calls_library(fn, *args) -> bool:
+    """Whether ``fn(*args)`` calls the library's convolutions or LSTM on the CPU: traced, not
+    run (``args``: arrays, tracers or ``jax.ShapeDtypeStruct``s, in pytrees). False without the
+    library. For code that orders its branches only where the library's primitives run."""
+    if not available():
+        return False
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), args)
+    return "jaxgen_onednn" in str(jax.make_jaxpr(fn)(*abstract))
+
+
+@jax.custom_jvp
+def _run_after(x: Array, *leaves: Array) -> Array:
+    call = jax.ffi.ffi_call(
+        "jaxgen_run_after",
+        jax.ShapeDtypeStruct(x.shape, x.dtype),
+        input_output_aliases={0: 0},
+        vmap_method="broadcast_all",
+    )
+    return call(x, *leaves)
+
+
+@_run_after.defjvp
+def _run_after_jvp(primals, tangents):
+    return _run_after(*primals), tangents[0]
 
 
 # ---- LSTM -------------------------------------------------------------------------------------

@@ -26,3 +26,24 @@ def test_profile_of_a_family_step_names_its_operations(capsys):
     assert not any("onednn_conv" in k or k == "convolution" for k in kinds), kinds
     traced = sum(v["ms_per_step"] for v in record["by_kind"].values())
     assert 0 < traced < 3 * record["wall_ms_per_step"]
+
+
+def test_operation_kinds_reads_instructions_of_tuple_shape():
+    """A custom call of several results (the LSTM's) has a tuple shape, with spaces in it."""
+    profile = load_benchmark("profile_step")
+    hlo = "\n".join(
+        [
+            "  %ffi_call.15 = (f32[8,4]{1,0}, f32[4]{0}) custom-call(%a, %b), "
+            'custom_call_target="jaxgen_onednn_lstm_bwd"',
+            "  %fusion.3 = f32[2,3]{1,0} fusion(%x), kind=kLoop, calls=%f",
+            "  %ynn_fusion = f32[4]{0} fusion(%y), kind=kCustom, "
+            'backend_config={"fusion_config":{"kind":"__ynn_fusion"}}',
+            "  ROOT %tuple.1 = (f32[8,4]{1,0}, f32[2,3]{1,0}) tuple(%ffi_call.15, %fusion.3)",
+        ]
+    )
+    assert profile.operation_kinds(hlo) == {
+        "ffi_call.15": "custom-call:jaxgen_onednn_lstm_bwd",
+        "fusion.3": "fusion:kLoop",
+        "ynn_fusion": "ynn_fusion",
+        "tuple.1": "tuple",
+    }

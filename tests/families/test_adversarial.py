@@ -9,7 +9,13 @@ import pytest
 
 from jaxgen.families.gan import adversarial
 from jaxgen.families.gan.losses import discriminator_loss, generator_loss
-from jaxgen.families.gan.model import MLPDiscriminator, MLPGenerator
+from jaxgen.families.gan.model import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+)
+from tests.nn.test_onednn_conv import requires_onednn
 
 LR = 0.05
 
@@ -103,6 +109,37 @@ def test_step_is_k_discriminator_updates_then_one_generator_update(loss):
         eval_vars["generator"]["params"],
         new_state.params["generator"],
     )
+
+
+@requires_onednn
+def test_the_generator_update_waits_for_the_discriminator_s_where_the_players_use_onednn():
+    """With convolutional players (jaxgen's oneDNN primitives on the CPU) the generator's latents
+    are drawn after every discriminator parameter is updated (onednn.run_after); the MLP players'
+    step keeps XLA's concurrency. The reference test above shows that no number changes."""
+
+    def run_after_calls(players, state, batch):
+        step = adversarial.make_adversarial_step(players, _objective(), txs)
+        text = jax.jit(step).lower(state, batch, jax.random.key(7)).compile().as_text()
+        return [line for line in text.splitlines() if '"jaxgen_run_after"' in line]
+
+    players, txs, state, batch = _setup()
+    assert run_after_calls(players, state, batch) == []
+
+    conv_players = adversarial.Players(
+        DCGANGenerator((8, 8, 1), (8, 4), num_classes=3),
+        DCGANDiscriminator((4,), num_classes=3),
+        latent_size=4,
+        data_shape=(8, 8, 1),
+    )
+    state = adversarial.init_adversarial_state(conv_players, txs, jax.random.key(0))
+    rng = np.random.default_rng(0)
+    batch = {
+        "x": jnp.asarray(rng.uniform(-1, 1, size=(2 * 4, 8, 8, 1)), jnp.float32),
+        "label": jnp.asarray(rng.integers(0, 3, size=8), jnp.int32),
+    }
+    (call,) = run_after_calls(conv_players, state, batch)
+    operands = call.split("custom-call(", 1)[1].split(")", 1)[0].split(",")
+    assert len(operands) == 1 + len(jax.tree.leaves(state.params["discriminator"]))
 
 
 def test_the_diagnostic_norms_are_those_of_each_generator_loss():
