@@ -520,10 +520,11 @@ def run_after(x: Array, *deps) -> Array:
     primitive already spreads over every core with its own OpenMP team, so when the other branch
     is XLA's fusions the two share the cores and both run slower: in the DCGAN's step the
     generator's forward pass for its own update (which needs only the generator) ran beside the
-    discriminator's update, and ordering it after that update took the step from 999 to 960 ms
-    (families/gan/adversarial.py). Where no oneDNN primitive runs, the concurrency is XLA's own
-    and worth keeping (``calls_library`` tells). ``lax.optimization_barrier`` does not do
-    this: XLA drops it before the executor builds its graph of dependencies.
+    discriminator's update, and ordering it after that update took the step from 1036 to 972
+    ms (families/gan/adversarial.py, benchmarks/step_order.py). Where no oneDNN primitive runs,
+    the concurrency is XLA's own and worth keeping (``calls_library`` tells).
+    ``lax.optimization_barrier`` does not do this: XLA drops it before the executor builds its
+    graph of dependencies.
 
     On CPU with the library available it is the library's no-op custom call, its result aliased
     to ``x``; elsewhere, and without the library, it is ``x``. Differentiable in ``x`` (the

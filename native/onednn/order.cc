@@ -29,5 +29,7 @@ ffi::Error RunAfter(ffi::AnyBuffer x, ffi::Result<ffi::AnyBuffer> out, ffi::Rema
 
 JAXGEN_EXPORT XLA_FFI_Error* jaxgen_run_after(XLA_FFI_CallFrame*);
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_run_after, RunAfter,
-                              ffi::Ffi::Bind().Arg<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>().RemainingArgs());
+// x, the result, then the dependencies (any number, any types; never read).
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    jaxgen_run_after, RunAfter,
+    ffi::Ffi::Bind().Arg<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>().RemainingArgs());

@@ -192,7 +192,7 @@ def make_adversarial_step(
         # the generator, so XLA:CPU would run it beside the discriminator's update; where the
         # players run on jaxgen's oneDNN primitives (each on every core), the two branches then
         # share the cores and both slow down. Ordered after it, the step runs as PyTorch's
-        # does, one update then the other (the DCGAN's step: 984 -> 949 ms). The MLP players'
+        # does, one update then the other (the DCGAN's step: 1036 -> 972 ms). The MLP players'
         # steps keep XLA's concurrency, which is their gain (benchmarks/step_order.py).
         z = players.latents(keys[k], real.shape[1])
         d_vars = {"params": d_params, "batch_stats": d_stats}
