@@ -51,15 +51,16 @@ def run_after_as_identity():
         onednn.run_after = real
 
 
-def stepper(name: str) -> harness.Stepper:
-    """A fresh contender of family `name`'s step as the benchmarks build it, not compiled."""
+def compiled_step(name: str) -> tuple[harness.Stepper, float]:
+    """Family `name`'s step as its own benchmark builds and compiles it (dcgan_step.py's or
+    family_steps.py's contender), and the compile seconds."""
     if name == DCGAN:
         batches, keys = dcgan_step.step_inputs(DCGAN_BATCH)
         task = dcgan_step.build_gan_task(DCGAN_BATCH, "jaxgen")
-        state = jax.jit(task.init_state)(jax.random.key(0))
-        step = harness.jit_train_step(task, task.train_step)
-        return harness.Stepper(step, state, batches, keys)
-    return family_steps.jaxgen_stepper(family_steps.build(name, "default"), name)[0]
+        stepper, facts = dcgan_step.jaxgen_contender(task, batches, keys)
+        return stepper, facts["compile_s"]
+    contenders, facts = family_steps.jaxgen_side(family_steps.build(name, "default"), name)
+    return contenders["jaxgen"], facts["compile_s"]["jaxgen"]
 
 
 def family_contenders(name: str) -> tuple[dict, dict]:
@@ -70,17 +71,15 @@ def family_contenders(name: str) -> tuple[dict, dict]:
         ("unordered", run_after_as_identity()),
     ):
         with context:  # the step is traced when it is compiled
-            contenders[program] = stepper(name)
-            compile_s[program] = round(contenders[program].compile(), 2)
+            contenders[program], compile_s[program] = compiled_step(name)
     return contenders, compile_s
 
 
 def states_equal(a: harness.Stepper, b: harness.Stepper) -> bool:
-    leaves_a, leaves_b = jax.tree.leaves(a.state), jax.tree.leaves(b.state)
-    if len(leaves_a) != len(leaves_b):
-        return False
-    pairs = zip(leaves_a, leaves_b, strict=True)
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in pairs)
+    return jax.tree.structure(a.state) == jax.tree.structure(b.state) and all(
+        np.array_equal(np.asarray(x), np.asarray(y))
+        for x, y in zip(jax.tree.leaves(a.state), jax.tree.leaves(b.state), strict=True)
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
