@@ -723,13 +723,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
             twins = harness.import_twins()  # else the workers time the twins
         payload["torch_platform"] = platform.facts()
 
-    records, rows = {}, []
+    records, rows, failed = {}, [], {}
     for name in names:
-        records[name] = bench_family(name, args, argv, platform, twins)
+        try:
+            records[name] = bench_family(name, args, argv, platform, twins)
+        except Exception as error:  # one family's failure keeps the others' rows
+            harness.log(f"{name} failed: {type(error).__name__}: {error}")
+            failed[name] = f"{type(error).__name__}: {error}"
+            continue
         rows += records[name].pop("rows")
     if args.processes == "contender":
         bench.where = "between processes"
-    return bench.emit(
+    if failed:
+        payload["failed"] = failed
+    result = bench.emit(
         protocol_note=(
             f"each family timed on its own, {PROCESSES[args.processes]} (its load averages "
             "beside it); jaxgen_over_X: jaxgen's speed over X's (of the medians, the median of "
@@ -739,6 +746,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         table=rows,
         **payload,
     )
+    if failed:  # after the JSON, so that `make bench` says so and keeps what was measured
+        raise SystemExit(f"family_steps: failed: {', '.join(failed)}")
+    return result
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ on its full queue, and flushes again from an atexit hook that prints a second tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import pathlib
 import socket
+import sys
 import time
 
 import jax
@@ -44,6 +46,26 @@ def write_text_atomic(path: pathlib.Path, text: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _torch_kept_out():
+    """Within it, `import torch` raises ImportError, unless torch is already imported.
+    tensorboardX's package imports torch whenever it is installed (its writer checks values
+    against torch.Tensor): 1.1 to 1.5 s where the import takes 0.12 s without it, and PyTorch's
+    own OpenMP runtime in a JAX process. jaxgen hands tensorboardX NumPy values only, and
+    tensorboardX runs without torch (CI has none), so jaxgen imports it as if torch were absent;
+    the benchmarks' jaxgen workers are checked never to have imported torch (benchmarks/
+    harness.py)."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # the import system's way to say "not importable"
+    try:
+        yield
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+
+
 def _parse_lines(text: str) -> list[dict]:
     """The records of a metrics.jsonl text; a line that does not parse (the last one, torn by a
     full disk or a kill mid-write) is dropped."""
@@ -62,8 +84,9 @@ class _EventFile:
     """One TensorBoard event file (`events.out.tfevents.TIME.HOST`), written synchronously."""
 
     def __init__(self, workdir: pathlib.Path):
-        from tensorboardX.proto import event_pb2
-        from tensorboardX.record_writer import RecordWriter
+        with _torch_kept_out():
+            from tensorboardX.proto import event_pb2
+            from tensorboardX.record_writer import RecordWriter
 
         self._event_pb2 = event_pb2
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
@@ -115,7 +138,8 @@ class MetricWriter:
 
     def write(self, step: int, split: str, metrics: dict) -> dict:
         """Appends one record and returns it (plain JSON values), on every process."""
-        from tensorboardX.summary import scalar
+        with _torch_kept_out():
+            from tensorboardX.summary import scalar
 
         record = {"step": int(step), "split": split}
         record.update({name: to_plain(value) for name, value in metrics.items()})
@@ -132,7 +156,8 @@ class MetricWriter:
     def images(self, step: int, split: str, arrays: dict) -> None:
         """Writes every (N, H, W, C) array with 1 or 3 channels and values in [0, 1] to
         TensorBoard as one image grid (10 a row) tagged `split/name`."""
-        from tensorboardX.summary import image
+        with _torch_kept_out():
+            from tensorboardX.summary import image
 
         if not self._active:
             return

@@ -523,3 +523,24 @@ def test_run_without_torch_says_so(bench, capsys, monkeypatch):
     assert record["table"] == [] and set(record["families"]["feature_classifier"]["results"]) == {
         "jaxgen"
     }
+
+
+def test_a_failing_family_keeps_the_others_measurements_and_fails_the_run(
+    bench, capsys, monkeypatch
+):
+    def bench_family(name, *args):
+        if name == "cgan":
+            raise AssertionError("torch was imported in jaxgen's worker")
+        return {"results": {"jaxgen": name}, "rows": [row(name)]}
+
+    def row(name):
+        return {**dict.fromkeys(bench.harness.ROW_KEYS), "experiment": name}
+
+    monkeypatch.setattr(bench.harness, "import_torch", lambda: None)
+    monkeypatch.setattr(bench, "bench_family", bench_family)
+    with pytest.raises(SystemExit, match="failed: cgan"):
+        bench.main(["--quick", "--families", "autoencoder,cgan,wgan_gp"])
+    record = json.loads(capsys.readouterr().out)  # printed before the exit
+    assert set(record["families"]) == {"autoencoder", "wgan_gp"}
+    assert record["table"] == [row("autoencoder"), row("wgan_gp")]
+    assert record["failed"] == {"cgan": "AssertionError: torch was imported in jaxgen's worker"}
