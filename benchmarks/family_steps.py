@@ -728,8 +728,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         try:
             records[name] = bench_family(name, args, argv, platform, twins)
         except Exception as error:  # one family's failure keeps the others' rows
-            harness.log(f"{name} failed: {type(error).__name__}: {error}")
             failed[name] = f"{type(error).__name__}: {error}"
+            harness.log(f"{name} failed: {failed[name]}")
             continue
         rows += records[name].pop("rows")
     if args.processes == "contender":

@@ -81,13 +81,16 @@ def _parse_lines(text: str) -> list[dict]:
 
 
 class _EventFile:
-    """One TensorBoard event file (`events.out.tfevents.TIME.HOST`), written synchronously."""
+    """One TensorBoard event file (`events.out.tfevents.TIME.HOST`), written synchronously.
+    `summary` is tensorboardX's module of Summary builders (`scalar`, `image`)."""
 
     def __init__(self, workdir: pathlib.Path):
-        with _torch_kept_out():
+        with _torch_kept_out():  # the one place jaxgen imports tensorboardX
+            from tensorboardX import summary
             from tensorboardX.proto import event_pb2
             from tensorboardX.record_writer import RecordWriter
 
+        self.summary = summary
         self._event_pb2 = event_pb2
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
         self.path = pathlib.Path(workdir) / name
@@ -138,9 +141,6 @@ class MetricWriter:
 
     def write(self, step: int, split: str, metrics: dict) -> dict:
         """Appends one record and returns it (plain JSON values), on every process."""
-        with _torch_kept_out():
-            from tensorboardX.summary import scalar
-
         record = {"step": int(step), "split": split}
         record.update({name: to_plain(value) for name, value in metrics.items()})
         if not self._active:
@@ -150,15 +150,12 @@ class MetricWriter:
         for name, value in record.items():
             if name not in ("step", "split") and isinstance(value, float | int):
                 if math.isfinite(value):
-                    self._tb.add(scalar(f"{split}/{name}", value), step)
+                    self._tb.add(self._tb.summary.scalar(f"{split}/{name}", value), step)
         return record
 
     def images(self, step: int, split: str, arrays: dict) -> None:
         """Writes every (N, H, W, C) array with 1 or 3 channels and values in [0, 1] to
         TensorBoard as one image grid (10 a row) tagged `split/name`."""
-        with _torch_kept_out():
-            from tensorboardX.summary import image
-
         if not self._active:
             return
         for name, value in arrays.items():
@@ -166,7 +163,8 @@ class MetricWriter:
             if value.ndim == 4 and value.shape[-1] in (1, 3):
                 grid = tile(value, min(len(value), 10))
                 formats = "HW" if grid.ndim == 2 else "HWC"
-                self._tb.add(image(f"{split}/{name}", grid, dataformats=formats), step)
+                image = self._tb.summary.image(f"{split}/{name}", grid, dataformats=formats)
+                self._tb.add(image, step)
 
     def close(self, quietly: bool = False) -> None:
         """Flushes and closes the event file; `quietly` (on the way out of a failed run, whose
