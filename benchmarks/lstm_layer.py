@@ -17,8 +17,9 @@ jaxgen runs on the CPU when `make native` built it); `torch`, `nn.LSTM` (oneDNN'
 inside PyTorch 2.13), eager with 2 threads. Each call finishes before the next starts. The
 results are checked first: each contender's outputs (or gradients) against the scan's
 (`max_rel_diff`, relative to the largest magnitude). `ms_median` per contender and `ratios_over`
-the first contender (`onednn` where it is built, else `scan`): its speed over each other's, the
-median of the per-round ratios. `--quick`: a 10-step, 16-unit layer, 2 rounds of 1 call.
+the first contender (`onednn` where it is built, else `scan`): each other contender's speed over
+the first's (above 1: faster than it), the median of the per-round ratios. `--quick`: a 10-step,
+16-unit layer, 2 rounds of 1 call.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def layer_inputs(steps: int, batch: int, inputs: int, hidden: int, seed: int = 0
     w_h = jax.random.normal(keys[1], (hidden, 4 * hidden)) / np.sqrt(hidden)
     b = 0.1 * jax.random.normal(keys[2], (4 * hidden,))
     carry = (0.5 * jax.random.normal(keys[3], (batch, hidden)), jnp.zeros((batch, hidden)))
-    x = jax.random.normal(keys[4], (steps, batch, inputs))
+    x = jax.random.normal(keys[4], (batch, steps, inputs))
     return w_i, w_h, b, carry, x
 
 
@@ -69,7 +70,7 @@ def jaxgen_contenders():
 def torch_layer(torch, w_i, w_h, b, carry, x):
     """`nn.LSTM` holding the same weights, and the inputs as tensors (requiring gradients)."""
     inputs, hidden = w_i.shape[0], w_h.shape[0]
-    layer = torch.nn.LSTM(inputs, hidden)
+    layer = torch.nn.LSTM(inputs, hidden, batch_first=True)
     with torch.no_grad():
         layer.weight_ih_l0.copy_(torch.from_numpy(np.asarray(w_i).T.copy()))
         layer.weight_hh_l0.copy_(torch.from_numpy(np.asarray(w_h).T.copy()))

@@ -34,9 +34,14 @@ DEFAULTS_VARIABLE = "JAXGEN_XLA_DEFAULTS"  # set (not "0"): add no flag, run XLA
 MALLOC_DEFAULTS_VARIABLE = "JAXGEN_MALLOC_DEFAULTS"  # set (not "0"): keep glibc's malloc settings
 
 # mallopt(3) parameters (malloc.h) and jaxgen's values; mallopt takes an int, so at most 2 GiB.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 MMAP_THRESHOLD = 512 << 20  # above the temporaries of every preset's step measured here
 TRIM_THRESHOLD = 1 << 30
+# glibc unmaps a thread arena's heap that a free leaves empty unless the heap before it lacks
+# `top pad` bytes of room (malloc/arena.c: heap_trim), whatever the trim threshold; its heaps are
+# 64 MiB at most (on 64-bit), so a pad of 64 MiB keeps every heap. It is also the slack each
+# growth of a heap or of the main arena asks for: address space, not memory, until it is used.
+TOP_PAD = 64 << 20
 
 YNN_FUSION_OPTION = "xla_cpu_experimental_ynn_fusion_type"  # a DebugOptions field
 # jaxlib release ("major.minor") -> the flags measured on it.
@@ -117,7 +122,8 @@ def configure_xla() -> tuple[str, ...]:
 
 
 def configure_malloc() -> bool:
-    """Raise glibc's mmap and trim thresholds (module docstring); True when they were set.
+    """Raise glibc's mmap and trim thresholds and its top pad (README, "The allocator"); True
+    when they were set.
     Nothing on a C library without `mallopt` (macOS, musl), when `JAXGEN_MALLOC_DEFAULTS` is set,
     or when `GLIBC_TUNABLES` sets a malloc tunable."""
     if os.environ.get(MALLOC_DEFAULTS_VARIABLE, "") not in ("", "0"):
@@ -132,5 +138,7 @@ def configure_malloc() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        and mallopt(M_TOP_PAD, TOP_PAD)
     )

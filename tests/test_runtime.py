@@ -185,18 +185,54 @@ print(json.dumps({"in_heap": any(low <= address < high for low, high in heap)}))
 """
 
 
-def _malloc_probe(**env) -> bool:
+# On a thread of its own (so in an arena of its own, as on XLA's threads), after `import jaxgen`:
+# holds 30 MiB, so that a 40 MiB buffer needs a second heap of the arena, writes that buffer,
+# frees it and asks for it again, and counts the thread's page faults while writing it the
+# second time: none when the heap was kept, one a page when it was unmapped and mapped afresh.
+ARENA_PROBE = """
+import ctypes, json, resource, threading
+import jaxgen
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+faults = []
+
+def run():
+    held = libc.malloc(30 << 20)
+    buffer = libc.malloc(40 << 20)
+    ctypes.memset(buffer, 1, 40 << 20)
+    libc.free(buffer)
+    buffer = libc.malloc(40 << 20)
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    ctypes.memset(buffer, 1, 40 << 20)
+    faults.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+    libc.free(buffer)
+    libc.free(held)
+
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+print(json.dumps({"faults": faults[0]}))
+"""
+
+
+def _run_probe(probe: str, **env) -> dict:
     unset = (runtime.MALLOC_DEFAULTS_VARIABLE, "GLIBC_TUNABLES")
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(env)
     out = subprocess.run(
-        [sys.executable, "-c", MALLOC_PROBE],
+        [sys.executable, "-c", probe],
         env=environment,
         capture_output=True,
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["in_heap"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _malloc_probe(**env) -> bool:
+    return _run_probe(MALLOC_PROBE, **env)["in_heap"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc (Linux)")
@@ -205,3 +241,18 @@ def test_large_buffers_come_from_the_reused_heap_not_fresh_mappings():
     # The controls: glibc's defaults map it on its own, whether asked for or set by the user.
     assert not _malloc_probe(**{runtime.MALLOC_DEFAULTS_VARIABLE: "1"})
     assert not _malloc_probe(GLIBC_TUNABLES="glibc.malloc.mmap_threshold=131072")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc (Linux)")
+def test_a_threads_emptied_heap_is_kept_not_mapped_again():
+    """jaxgen's top pad: a freed buffer in a thread arena's second heap is reused without page
+    faults. The control: jaxgen's two thresholds without the pad (set by the user, so jaxgen
+    leaves them) unmap that heap, and writing the buffer again faults on about every one of its
+    10,240 pages."""
+    pages = (40 << 20) // os.sysconf("SC_PAGE_SIZE")
+    assert _run_probe(ARENA_PROBE)["faults"] < pages // 100
+    thresholds = (
+        f"glibc.malloc.mmap_threshold={runtime.MMAP_THRESHOLD}:"
+        f"glibc.malloc.trim_threshold={runtime.TRIM_THRESHOLD}"
+    )
+    assert _run_probe(ARENA_PROBE, GLIBC_TUNABLES=thresholds)["faults"] > pages // 2

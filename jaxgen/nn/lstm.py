@@ -14,7 +14,10 @@ On the CPU, when jaxgen's oneDNN library is built (`make native`), the layer run
 each step's product [x_t, h_{t-1}] [W_i; W_h] + b on oneDNN's inner product and the cell's
 arithmetic in one pass, forward; each step's gate gradients through one product with the weights
 giving dx_t and the step before's dh, backward; the rows of the batch split among the cores for
-the whole sequence. Only dW = [x, h_prev]^T dz, one matmul over the T * B rows, is left to XLA.
+the whole sequence; db summed there too. Only dW = [x, h_prev]^T dz, one matmul over the T * B
+rows, is left to XLA. The calls take and give the sequences batch-major, as the model around them
+reads them (`lstm_sequence`'s own layout), and hand dW's operands over in the layout its matmul
+reads, so XLA copies nothing around them.
 On the char LM's layer that is 2.5x the scans' speed forward and 1.5x forward + backward, and
 faster than PyTorch's LSTM both ways (AVX2, benchmarks/lstm_layer.py). Computations lowered for
 other platforms, and CPUs without the library (or with JAXGEN_ONEDNN=0), run the XLA form, whose
@@ -70,8 +73,7 @@ def _scan_forward(w_i, w_h, b, carry, x_TxBxE):
 
 
 @jax.custom_vjp
-def xla_lstm_sequence(w_i, w_h, b, carry: Carry, x_TxBxE: jax.Array) -> tuple[Carry, jax.Array]:
-    """`lstm_sequence` in XLA's operations, on any platform."""
+def _xla_time_major(w_i, w_h, b, carry: Carry, x_TxBxE: jax.Array) -> tuple[Carry, jax.Array]:
     carry, h_TxBxH, _ = _scan_forward(w_i, w_h, b, carry, x_TxBxE)
     return carry, h_TxBxH
 
@@ -114,40 +116,50 @@ def _lstm_sequence_bwd(residuals, cotangents):
     return dw_i, dw_h, db, (dc0, dh0), dx_TxBxE
 
 
-xla_lstm_sequence.defvjp(_lstm_sequence_fwd, _lstm_sequence_bwd)
+_xla_time_major.defvjp(_lstm_sequence_fwd, _lstm_sequence_bwd)
+
+
+def xla_lstm_sequence(w_i, w_h, b, carry: Carry, x_BxTxE: jax.Array) -> tuple[Carry, jax.Array]:
+    """`lstm_sequence` in XLA's operations, on any platform: the scans run over time-major
+    sequences."""
+    carry, h_TxBxH = _xla_time_major(w_i, w_h, b, carry, jnp.swapaxes(x_BxTxE, 0, 1))
+    return carry, jnp.swapaxes(h_TxBxH, 0, 1)
 
 
 @jax.custom_vjp
-def onednn_lstm_sequence(w_i, w_h, b, carry: Carry, x_TxBxE: jax.Array) -> tuple[Carry, jax.Array]:
+def onednn_lstm_sequence(w_i, w_h, b, carry: Carry, x_BxTxE: jax.Array) -> tuple[Carry, jax.Array]:
     """`lstm_sequence` in jaxgen's oneDNN library (CPU only: the FFI calls themselves)."""
-    outputs, _ = _onednn_fwd(w_i, w_h, b, carry, x_TxBxE)
+    outputs, _ = _onednn_fwd(w_i, w_h, b, carry, x_BxTxE)
     return outputs
 
 
-def _onednn_fwd(w_i, w_h, b, carry, x_TxBxE):
-    w = jnp.concatenate([w_i, w_h], axis=0)
-    h_TxBxH, c_TxBxH, gates_TxBxG, xh_TxBxK = onednn.lstm_forward(x_TxBxE, w, b, carry)
-    outputs = ((c_TxBxH[-1], h_TxBxH[-1]), h_TxBxH)
-    return outputs, (w, carry[0], xh_TxBxK, c_TxBxH, gates_TxBxG)
+def _onednn_fwd(w_i, w_h, b, carry, x_BxTxE):
+    h_BxTxH, c_TxBxH, tanh_c_TxBxH, gates_TxBxG, xh_TxBxK = onednn.lstm_forward(
+        x_BxTxE, w_i, w_h, b, carry
+    )
+    outputs = ((c_TxBxH[-1], h_BxTxH[:, -1]), h_BxTxH)
+    return outputs, (w_i, w_h, carry[0], xh_TxBxK, c_TxBxH, tanh_c_TxBxH, gates_TxBxG)
 
 
 def _onednn_bwd(residuals, cotangents):
-    w, c0, xh_TxBxK, c_TxBxH, gates_TxBxG = residuals
-    dcarry, dh_TxBxH = cotangents
-    dz_TxBxG, dx_TxBxE, dc0, dh0 = onednn.lstm_backward(
-        gates_TxBxG, c_TxBxH, c0, w, dh_TxBxH, dcarry
+    w_i, w_h, c0, xh_TxBxK, c_TxBxH, tanh_c_TxBxH, gates_TxBxG = residuals
+    dcarry, dh_BxTxH = cotangents
+    dz_TxBxG, dx_BxTxE, db, dc0, dh0 = onednn.lstm_backward(
+        gates_TxBxG, c_TxBxH, tanh_c_TxBxH, c0, w_i, w_h, dh_BxTxH, dcarry
     )
-    dw = jnp.einsum("tbk,tbg->kg", xh_TxBxK, dz_TxBxG)  # [dW_i; dW_h], one matmul over T * B
-    db = dz_TxBxG.sum((0, 1))
-    inputs = dx_TxBxE.shape[-1]
-    return dw[:inputs], dw[inputs:], db, (dc0, dh0), dx_TxBxE
+    # [dW_i; dW_h] = xh^T dz, one matmul over the T * B rows. Contracted as (t, b) pairs, the
+    # order both are stored in, XLA:CPU transposes xh (the smaller) for its GEMM and nothing
+    # else; written as an einsum, it copied both into (b, t) order first.
+    dw = lax.dot_general(xh_TxBxK, dz_TxBxG, (((0, 1), (0, 1)), ((), ())))
+    inputs = dx_BxTxE.shape[-1]
+    return dw[:inputs], dw[inputs:], db, (dc0, dh0), dx_BxTxE
 
 
 onednn_lstm_sequence.defvjp(_onednn_fwd, _onednn_bwd)
 
 
-def _onednn_eligible(w_i, w_h, b, carry, x_TxBxE) -> bool:
-    arrays = (w_i, w_h, b, *carry, x_TxBxE)
+def _onednn_eligible(w_i, w_h, b, carry, x_BxTxE) -> bool:
+    arrays = (w_i, w_h, b, *carry, x_BxTxE)
     return (
         all(a.dtype == jnp.float32 for a in arrays)
         and all(a.size > 0 for a in arrays)
@@ -156,16 +168,16 @@ def _onednn_eligible(w_i, w_h, b, carry, x_TxBxE) -> bool:
 
 
 def lstm_sequence(
-    w_i, w_h, b, carry: Carry, x_TxBxE: jax.Array, *, use_onednn: bool = True
+    w_i, w_h, b, carry: Carry, x_BxTxE: jax.Array, *, use_onednn: bool = True
 ) -> tuple[Carry, jax.Array]:
-    """The LSTM (weights from `fused_weights`) over time-major inputs `x_TxBxE` from
-    `carry` = (c, h): returns the final (c, h) and every step's h, `h_TxBxH`. With `use_onednn`
+    """The LSTM (weights from `fused_weights`) over batch-major inputs `x_BxTxE` from
+    `carry` = (c, h): returns the final (c, h) and every step's h, `h_BxTxH`. With `use_onednn`
     (and float32 inputs, the library built), computations lowered for the CPU run
     `onednn_lstm_sequence`; everything else runs `xla_lstm_sequence`."""
-    if not (use_onednn and _onednn_eligible(w_i, w_h, b, carry, x_TxBxE)):
-        return xla_lstm_sequence(w_i, w_h, b, carry, x_TxBxE)
+    if not (use_onednn and _onednn_eligible(w_i, w_h, b, carry, x_BxTxE)):
+        return xla_lstm_sequence(w_i, w_h, b, carry, x_BxTxE)
     return lax.platform_dependent(
-        w_i, w_h, b, carry, x_TxBxE, cpu=onednn_lstm_sequence, default=xla_lstm_sequence
+        w_i, w_h, b, carry, x_BxTxE, cpu=onednn_lstm_sequence, default=xla_lstm_sequence
     )
 
 
@@ -186,7 +198,4 @@ class LSTMLayer(nn.Module):
         if self.is_initializing():
             self.cell(initial_carry, x_BxTxE[:, 0])  # creates the cell's parameters
         w_i, w_h, b = fused_weights(self.cell.variables["params"])
-        carry, h_TxBxH = lstm_sequence(
-            w_i, w_h, b, initial_carry, jnp.swapaxes(x_BxTxE, 0, 1), use_onednn=self.use_onednn
-        )
-        return carry, jnp.swapaxes(h_TxBxH, 0, 1)
+        return lstm_sequence(w_i, w_h, b, initial_carry, x_BxTxE, use_onednn=self.use_onednn)

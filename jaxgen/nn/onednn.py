@@ -567,8 +567,8 @@ def _run_after_jvp(primals, tangents):
 # ---- LSTM -------------------------------------------------------------------------------------
 #
 # An LSTM layer over a sequence (native/onednn/lstm.cc) on the fused weights of
-# ``jaxgen.nn.lstm``: W = [W_i; W_h] (K = E + H, G = 4H; gates i, f, g, o), b (G,), time-major
-# (T, B, ...) sequences, the carry (c, h) as Flax's. Any leading dimensions (vmap's) are
+# ``jaxgen.nn.lstm``: W_i (E, G) and W_h (H, G) (G = 4H; gates i, f, g, o), b (G,), batch-major
+# (B, T, ...) sequences, the carry (c, h) as Flax's. Any leading dimensions (vmap's) are
 # independent problems, looped over by the library.
 
 
@@ -583,34 +583,50 @@ def _lstm_call(target: str, results, *args):
     return call(*args)
 
 
-def lstm_forward(x_TxBxE: Array, w: Array, b: Array, carry) -> tuple[Array, Array, Array, Array]:
-    """(h_TxBxH, c_TxBxH, gates_TxBxG, xh_TxBxK): every step's h, c, gate activations
-    (i, f, g, o) and input row [x_t, h_{t-1}], from the inputs, W = [W_i; W_h] (K, G), b and
-    `carry` = (c0, h0). The FFI call itself: CPU only, float32, nonempty shapes."""
+def lstm_forward(x_BxTxE: Array, w_i: Array, w_h: Array, b: Array, carry) -> tuple[Array, ...]:
+    """(h_BxTxH, c_TxBxH, tanh_c_TxBxH, gates_TxBxG, xh_TxBxK): every step's h; for the backward
+    pass, every step's c, tanh(c), gate activations (i, f, g, o) and input row [x_t, h_{t-1}],
+    time-major; from the inputs, W_i (E, G), W_h (H, G), b and `carry` = (c0, h0). The FFI call
+    itself: CPU only, float32, nonempty shapes."""
     _library()
     c0, h0 = carry
-    *lead, steps, batch, _ = x_TxBxE.shape
-    seq = (*lead, steps, batch, w.shape[-1] // 4)
-    results = [seq, seq, (*lead, steps, batch, w.shape[-1]), (*lead, steps, batch, w.shape[-2])]
-    return _lstm_call("jaxgen_onednn_lstm_fwd", results, x_TxBxE, w, b, c0, h0)
+    *lead, batch, steps, _ = x_BxTxE.shape
+    hidden, gates = w_h.shape[-2], w_h.shape[-1]
+    results = [
+        (*lead, batch, steps, hidden),
+        (*lead, steps, batch, hidden),
+        (*lead, steps, batch, hidden),
+        (*lead, steps, batch, gates),
+        (*lead, steps, batch, w_i.shape[-2] + hidden),
+    ]
+    return _lstm_call("jaxgen_onednn_lstm_fwd", results, x_BxTxE, w_i, w_h, b, c0, h0)
 
 
-def lstm_backward(gates_TxBxG, c_TxBxH, c0, w, dh_TxBxH, dcarry):
-    """(dz_TxBxG, dx_TxBxE, dc0, dh0): every step's gradient of the gates' pre-activations, of
-    the inputs, and of the initial carry, from ``lstm_forward``'s gates and cells, c0, W, and
-    the cotangents of every step's h and of the final carry `dcarry` = (dc_T, dh_T)."""
+def lstm_backward(gates_TxBxG, c_TxBxH, tanh_c_TxBxH, c0, w_i, w_h, dh_BxTxH, dcarry):
+    """(dz_TxBxG, dx_BxTxE, db, dc0, dh0): every step's gradient of the gates' pre-activations
+    (time-major), of the inputs, of the bias (dz summed), and of the initial carry, from
+    ``lstm_forward``'s gates, cells and their tanh, c0, W_i, W_h, and the cotangents of every
+    step's h and of the final carry `dcarry` = (dc_T, dh_T)."""
     dc_last, dh_last = dcarry
     *lead, steps, batch, _ = gates_TxBxG.shape
-    inputs = w.shape[-2] - w.shape[-1] // 4
-    results = [gates_TxBxG.shape, (*lead, steps, batch, inputs), c0.shape, c0.shape]
+    inputs = w_i.shape[-2]
+    results = [
+        gates_TxBxG.shape,
+        (*lead, batch, steps, inputs),
+        (*lead, w_h.shape[-1]),
+        c0.shape,
+        c0.shape,
+    ]
     return _lstm_call(
         "jaxgen_onednn_lstm_bwd",
         results,
         gates_TxBxG,
         c_TxBxH,
+        tanh_c_TxBxH,
         c0,
-        w,
-        dh_TxBxH,
+        w_i,
+        w_h,
+        dh_BxTxH,
         dc_last,
         dh_last,
     )

@@ -4,21 +4,33 @@
 // W reordered once a call into the layout they prefer) of the row [x_t, h_{t-1}] with W, plus b;
 // the cell's arithmetic follows in one pass over the rows (lstm_cell.cc). Backward, each step's
 // gate gradients dz go through one inner product with W^T, which gives dx_t and the step
-// before's dh at once. What is left to XLA is one matmul over all T * B rows, the weight gradients
-// dW = xh^T dz (and db, dz's sum): XLA's (YNNPACK's) GEMM took 12 ms for it where oneDNN 3.2's
-// took 20 (sgemm, two threads by columns) to 26 (the inner product's backward-weights
-// primitive), and the recurrence hands dz over anyway.
+// before's dh at once, and are added up into db. What is left to XLA is one matmul over all
+// T * B rows, the weight gradients dW = xh^T dz: XLA's (YNNPACK's) GEMM took 12 ms for it where
+// oneDNN 3.2's took 20 (sgemm, two threads by columns) to 26 (the inner product's
+// backward-weights primitive), and the recurrence hands dz over anyway.
 //
-// Tensors, time-major, with any leading dimensions (vmap's, `vmap_method="broadcast_all"`)
-// looping over independent problems:
+// Tensors, with any leading dimensions (vmap's, `vmap_method="broadcast_all"`) looping over
+// independent problems:
 //
-//   jaxgen_onednn_lstm_fwd  x (T,B,E), W (K,G), b (G), c0 (B,H), h0 (B,H)
-//                             -> h_all (T,B,H), c_all (T,B,H), gates (T,B,G), xh (T,B,K)
-//   jaxgen_onednn_lstm_bwd  gates, c_all, c0, W, dh_all (T,B,H), dc_T (B,H), dh_T (B,H)
-//                             -> dz (T,B,G), dx (T,B,E), dc0 (B,H), dh0 (B,H)
+//   jaxgen_onednn_lstm_fwd  x (B,T,E), W_i (E,G), W_h (H,G), b (G), c0 (B,H), h0 (B,H)
+//                             -> h_all (B,T,H), c_all (T,B,H), tanh_c (T,B,H), gates (T,B,G),
+//                                xh (T,B,K)
+//   jaxgen_onednn_lstm_bwd  gates, c_all, tanh_c, c0, W_i, W_h, dh_all (B,T,H), dc_T (B,H),
+//                           dh_T (B,H)
+//                             -> dz (T,B,G), dx (B,T,E), db (G), dc0 (B,H), dh0 (B,H)
 //
-// The forward pass keeps for the backward one every step's gate activations `gates` and its
-// inputs `xh` = [x_t, h_{t-1}]; the backward pass recomputes tanh(c) from c_all.
+// The sequences a model sees (x, h_all and their gradients) are batch-major, as Flax's nn.RNN
+// and the layers around the LSTM read them; what only the backward pass reads is time-major,
+// the order in which the steps write it. With time-major sequences XLA copied x, h_all and dh_all
+// between the layouts around the calls; with xh and dz contracted in different orders it copied
+// both before dW's GEMM, and db was one more pass over dz: about 3 ms of the char LM's 27 ms step
+// (AVX-512, benchmarks/profile_step.py --family char_lm). xh is not written transposed for that
+// GEMM: the column writes cost the forward call 1 ms (interleaved in one process), more than
+// XLA's transposing copy of it.
+//
+// The forward pass keeps for the backward one every step's gate activations `gates`, cell c and
+// tanh(c) (the backward pass would otherwise compute it again), and its inputs
+// `xh` = [x_t, h_{t-1}].
 //
 // Why not oneDNN's LSTM primitive (what PyTorch runs): oneDNN 3.2, the CPU build pip has, trains
 // f32 LSTMs on its reference cells, a GEMM library call per step that repacks W_h every time
@@ -208,19 +220,23 @@ bool Matches(Dims dims, Dims leading, std::initializer_list<int64_t> tail) {
   return std::equal(tail.begin(), tail.end(), dims.begin() + leading.size());
 }
 
-// Reads the sizes from W (..., K, G) and a sequence (..., T, B, C) with the same leading
-// dimensions (C is not checked here).
-ffi::Error ReadExtents(Dims seq, Dims w, Extents* s, Dims* leading) {
-  if (seq.size() < 3 || w.size() != seq.size() - 1 || w[w.size() - 1] % 4 != 0) {
-    return ffi::Error::InvalidArgument("the LSTM needs (..., T, B, C) sequences and (..., K, 4H) W");
+// Reads the sizes from W_i (..., E, G), W_h (..., H, G) and a sequence (..., T, B, C), or
+// (..., B, T, C) when `batch_major`, with the same leading dimensions (C is not checked here;
+// the caller checks that W_i and W_h have the leading dimensions and G = 4H).
+ffi::Error ReadExtents(Dims seq, bool batch_major, Dims w_i, Dims w_h, Extents* s,
+                       Dims* leading) {
+  if (seq.size() < 3 || w_i.size() != seq.size() - 1 || w_h.size() != seq.size() - 1 ||
+      w_h[w_h.size() - 1] % 4 != 0) {
+    return ffi::Error::InvalidArgument(
+        "the LSTM needs (..., T, B, C) sequences and (..., E, 4H), (..., H, 4H) weights");
   }
   *leading = Dims(seq.begin(), seq.size() - 3);
   s->problems = 1;
   for (int64_t d : *leading) s->problems *= d;
-  s->t = seq[seq.size() - 3];
-  s->b = seq[seq.size() - 2];
-  s->h = w[w.size() - 1] / 4;
-  s->e = w[w.size() - 2] - s->h;
+  s->t = seq[seq.size() - (batch_major ? 2 : 3)];
+  s->b = seq[seq.size() - (batch_major ? 3 : 2)];
+  s->h = w_h[w_h.size() - 1] / 4;
+  s->e = w_i[w_i.size() - 2];
   if (s->t < 1 || s->b < 1 || s->e < 1 || s->h < 1) {
     return ffi::Error::InvalidArgument("the LSTM needs T, B, E and H of at least 1");
   }
@@ -229,26 +245,44 @@ ffi::Error ReadExtents(Dims seq, Dims w, Extents* s, Dims* leading) {
 
 ffi::Error Mismatch() { return ffi::Error::InvalidArgument("the LSTM's tensors disagree in shape"); }
 
-ffi::Error Forward(Buffer x, Buffer w, Buffer b, Buffer c0, Buffer h0, Result h_all,
-                   Result c_all, Result gates, Result xh) {
+// Problem p's W = [W_i; W_h] (K, G), row-major, in `joined`: the one matrix the plans' reorders
+// read. The caller hands the halves as they are (XLA built W with two concatenations a step,
+// about 0.9 ms of the char LM's, where these copies take a tenth of that).
+const float* JoinWeights(Buffer w_i, Buffer w_h, const Extents& s, int64_t p,
+                         std::vector<float>* joined) {
+  const int64_t g = s.g();
+  joined->resize(s.k() * g);
+  std::memcpy(joined->data(), w_i.typed_data() + p * s.e * g, s.e * g * sizeof(float));
+  std::memcpy(joined->data() + s.e * g, w_h.typed_data() + p * s.h * g, s.h * g * sizeof(float));
+  return joined->data();
+}
+
+ffi::Error Forward(Buffer x, Buffer w_i, Buffer w_h, Buffer b, Buffer c0, Buffer h0,
+                   Result h_all,
+                   Result c_all, Result tanh_c_all, Result gates, Result xh_all) {
   Extents s;
   Dims lead;
-  if (ffi::Error err = ReadExtents(x.dimensions(), w.dimensions(), &s, &lead); !err.success()) {
+  if (ffi::Error err = ReadExtents(x.dimensions(), true, w_i.dimensions(), w_h.dimensions(), &s,
+                                   &lead);
+      !err.success()) {
     return err;
   }
-  if (!(Matches(x.dimensions(), lead, {s.t, s.b, s.e}) &&
-        Matches(w.dimensions(), lead, {s.k(), s.g()}) && Matches(b.dimensions(), lead, {s.g()}) &&
+  if (!(Matches(x.dimensions(), lead, {s.b, s.t, s.e}) &&
+        Matches(w_i.dimensions(), lead, {s.e, s.g()}) &&
+        Matches(w_h.dimensions(), lead, {s.h, s.g()}) && Matches(b.dimensions(), lead, {s.g()}) &&
         Matches(c0.dimensions(), lead, {s.b, s.h}) && Matches(h0.dimensions(), lead, {s.b, s.h}) &&
-        Matches(h_all->dimensions(), lead, {s.t, s.b, s.h}) &&
+        Matches(h_all->dimensions(), lead, {s.b, s.t, s.h}) &&
         Matches(c_all->dimensions(), lead, {s.t, s.b, s.h}) &&
+        Matches(tanh_c_all->dimensions(), lead, {s.t, s.b, s.h}) &&
         Matches(gates->dimensions(), lead, {s.t, s.b, s.g()}) &&
-        Matches(xh->dimensions(), lead, {s.t, s.b, s.k()}))) {
+        Matches(xh_all->dimensions(), lead, {s.t, s.b, s.k()}))) {
     return Mismatch();
   }
   return Guarded("LSTM forward", [&] {
-    const int64_t kk = s.k(), g = s.g(), state = s.b * s.h;
+    const int64_t kk = s.k(), g = s.g(), state = s.b * s.h, rows_all = s.t * s.b;
     const Blocks blocks = Split(s.b);
     Exclusive ex;
+    std::vector<float> w;  // [W_i; W_h] of the problem at hand
     for (int64_t p = 0; p < s.problems; ++p) {
       const float* x_p = x.typed_data() + p * s.t * s.b * s.e;
       const float* b_p = b.typed_data() + p * g;
@@ -256,10 +290,11 @@ ffi::Error Forward(Buffer x, Buffer w, Buffer b, Buffer c0, Buffer h0, Result h_
       const float* h0_p = h0.typed_data() + p * state;
       float* h_p = h_all->typed_data() + p * s.t * state;
       float* c_p = c_all->typed_data() + p * s.t * state;
+      float* tanh_c_p = tanh_c_all->typed_data() + p * s.t * state;
       float* gates_p = gates->typed_data() + p * s.t * s.b * g;
-      float* xh_p = xh->typed_data() + p * s.t * s.b * kk;
-      const BlockPlans bp =
-          PlanBlocks(ex, blocks, s.e, s.h, w.typed_data() + p * kk * g, &Plan::w_forward);
+      float* xh_p = xh_all->typed_data() + p * rows_all * kk;
+      const BlockPlans bp = PlanBlocks(ex, blocks, s.e, s.h, JoinWeights(w_i, w_h, s, p, &w),
+                                       &Plan::w_forward);
       RunBlocks(blocks, [&](int64_t i) {
         const Plan& plan = *bp.plans[i];
         const int64_t r = blocks.first(i), rows = blocks.length(i);
@@ -269,15 +304,15 @@ ffi::Error Forward(Buffer x, Buffer w, Buffer b, Buffer c0, Buffer h0, Result h_
         memory bias(plan.bias, Engine(), const_cast<float*>(b_p));
         memory src(plan.xh, Engine(), nullptr), dst(plan.gates, Engine(), nullptr);
         for (int64_t t = 0; t < s.t; ++t) {
-          // This block's rows of [x_t, h_{t-1}].
-          float* xh_t = xh_p + (t * s.b + r) * kk;
-          const float* h_in = t == 0 ? h0_p : h_p + (t - 1) * state;
+          float* xh = xh_p + (t * s.b + r) * kk;  // this block's rows of [x_t, h_{t-1}]
+          src.set_data_handle(xh);
           for (int64_t row = 0; row < rows; ++row) {
-            std::memcpy(xh_t + row * kk, x_p + (t * s.b + r + row) * s.e, s.e * sizeof(float));
-            std::memcpy(xh_t + row * kk + s.e, h_in + (r + row) * s.h, s.h * sizeof(float));
+            const int64_t n = r + row;  // the batch row
+            const float* h_in = t == 0 ? h0_p + n * s.h : h_p + (n * s.t + t - 1) * s.h;
+            std::memcpy(xh + row * kk, x_p + (n * s.t + t) * s.e, s.e * sizeof(float));
+            std::memcpy(xh + row * kk + s.e, h_in, s.h * sizeof(float));
           }
           float* z = gates_p + (t * s.b + r) * g;  // the pre-activations, then the gates
-          src.set_data_handle(xh_t);
           dst.set_data_handle(z);
           plan.forward.execute(stream, {{DNNL_ARG_SRC, src},
                                         {DNNL_ARG_WEIGHTS, bp.weights[i]},
@@ -286,7 +321,7 @@ ffi::Error Forward(Buffer x, Buffer w, Buffer b, Buffer c0, Buffer h0, Result h_
                                         {DNNL_ARG_SCRATCHPAD, scratch}});
           const float* c_in = t == 0 ? c0_p : c_p + (t - 1) * state;
           LstmCellForward(rows, s.h, z, c_in + r * s.h, c_p + t * state + r * s.h,
-                          h_p + t * state + r * s.h);
+                          tanh_c_p + t * state + r * s.h, h_p + (r * s.t + t) * s.h, s.t * s.h);
         }
         stream.wait();
       });
@@ -294,22 +329,26 @@ ffi::Error Forward(Buffer x, Buffer w, Buffer b, Buffer c0, Buffer h0, Result h_
   });
 }
 
-ffi::Error Backward(Buffer gates, Buffer c_all, Buffer c0, Buffer w, Buffer dh_all,
-                    Buffer dc_last, Buffer dh_last, Result dz, Result dx, Result dc0,
+ffi::Error Backward(Buffer gates, Buffer c_all, Buffer tanh_c_all, Buffer c0, Buffer w_i,
+                    Buffer w_h, Buffer dh_all,
+                    Buffer dc_last, Buffer dh_last, Result dz, Result dx, Result db, Result dc0,
                     Result dh0) {
   Extents s;
   Dims lead;
-  if (ffi::Error err = ReadExtents(gates.dimensions(), w.dimensions(), &s, &lead);
+  if (ffi::Error err = ReadExtents(gates.dimensions(), false, w_i.dimensions(), w_h.dimensions(),
+                                   &s, &lead);
       !err.success()) {
     return err;
   }
   bool ok = Matches(gates.dimensions(), lead, {s.t, s.b, s.g()}) &&
             Matches(dz->dimensions(), lead, {s.t, s.b, s.g()}) &&
-            Matches(w.dimensions(), lead, {s.k(), s.g()}) &&
-            Matches(dx->dimensions(), lead, {s.t, s.b, s.e});
-  for (Dims d : {c_all.dimensions(), dh_all.dimensions()}) {
-    ok = ok && Matches(d, lead, {s.t, s.b, s.h});
-  }
+            Matches(w_i.dimensions(), lead, {s.e, s.g()}) &&
+            Matches(w_h.dimensions(), lead, {s.h, s.g()}) &&
+            Matches(c_all.dimensions(), lead, {s.t, s.b, s.h}) &&
+            Matches(tanh_c_all.dimensions(), lead, {s.t, s.b, s.h}) &&
+            Matches(dh_all.dimensions(), lead, {s.b, s.t, s.h}) &&
+            Matches(dx->dimensions(), lead, {s.b, s.t, s.e}) &&
+            Matches(db->dimensions(), lead, {s.g()});
   for (Dims d : {c0.dimensions(), dc_last.dimensions(), dh_last.dimensions(), dc0->dimensions(),
                  dh0->dimensions()}) {
     ok = ok && Matches(d, lead, {s.b, s.h});
@@ -319,9 +358,14 @@ ffi::Error Backward(Buffer gates, Buffer c_all, Buffer c0, Buffer w, Buffer dh_a
     const int64_t kk = s.k(), g = s.g(), state = s.b * s.h, steps = s.t * s.b;
     const Blocks blocks = Split(s.b);
     Exclusive ex;
+    std::vector<float> w;  // [W_i; W_h] of the problem at hand
+    // Each batch row's sum of dz over the steps (the last step's first), then db = their sum
+    // in row order: the same additions whatever the blocks.
+    std::vector<float> row_sums(s.b * g);
     for (int64_t p = 0; p < s.problems; ++p) {
       const float* gates_p = gates.typed_data() + p * steps * g;
       const float* c_p = c_all.typed_data() + p * s.t * state;
+      const float* tanh_c_p = tanh_c_all.typed_data() + p * s.t * state;
       const float* c0_p = c0.typed_data() + p * state;
       const float* dh_p = dh_all.typed_data() + p * s.t * state;
       float* dz_p = dz->typed_data() + p * steps * g;
@@ -331,8 +375,9 @@ ffi::Error Backward(Buffer gates, Buffer c_all, Buffer c0, Buffer w, Buffer dh_a
       float* dh_next = dh0->typed_data() + p * state;
       std::memcpy(dc, dc_last.typed_data() + p * state, state * sizeof(float));
       std::memcpy(dh_next, dh_last.typed_data() + p * state, state * sizeof(float));
-      const BlockPlans bp =
-          PlanBlocks(ex, blocks, s.e, s.h, w.typed_data() + p * kk * g, &Plan::w_backward);
+      std::fill(row_sums.begin(), row_sums.end(), 0.0f);
+      const BlockPlans bp = PlanBlocks(ex, blocks, s.e, s.h, JoinWeights(w_i, w_h, s, p, &w),
+                                       &Plan::w_backward);
       RunBlocks(blocks, [&](int64_t i) {
         const Plan& plan = *bp.plans[i];
         const int64_t r = blocks.first(i), rows = blocks.length(i);
@@ -342,19 +387,22 @@ ffi::Error Backward(Buffer gates, Buffer c_all, Buffer c0, Buffer w, Buffer dh_a
         memory scratch(plan.backward_scratch, Engine(), scratchpad.get());
         memory src(plan.gates, Engine(), nullptr), dst(plan.xh, Engine(), dxh.get());
         const float* dxh_rows = static_cast<const float*>(dxh.get());
+        float* sums = row_sums.data() + r * g;
         for (int64_t t = s.t - 1; t >= 0; --t) {
           const float* c_in = t == 0 ? c0_p : c_p + (t - 1) * state;
           float* dz_t = dz_p + (t * s.b + r) * g;
-          LstmCellBackward(rows, s.h, gates_p + (t * s.b + r) * g, c_p + t * state + r * s.h,
-                           c_in + r * s.h, dh_p + t * state + r * s.h, dh_next + r * s.h,
-                           dc + r * s.h, dz_t);
+          LstmCellBackward(rows, s.h, gates_p + (t * s.b + r) * g,
+                           tanh_c_p + t * state + r * s.h,
+                           c_in + r * s.h, dh_p + (r * s.t + t) * s.h, s.t * s.h,
+                           dh_next + r * s.h, dc + r * s.h, dz_t);
+          for (int64_t j = 0; j < rows * g; ++j) sums[j] += dz_t[j];
           src.set_data_handle(dz_t);
           plan.backward.execute(stream, {{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_WEIGHTS, bp.weights[i]},
                                          {DNNL_ARG_DST, dst},
                                          {DNNL_ARG_SCRATCHPAD, scratch}});
           for (int64_t row = 0; row < rows; ++row) {
-            std::memcpy(dx_p + (t * s.b + r + row) * s.e, dxh_rows + row * kk,
+            std::memcpy(dx_p + ((r + row) * s.t + t) * s.e, dxh_rows + row * kk,
                         s.e * sizeof(float));
             std::memcpy(dh_next + (r + row) * s.h, dxh_rows + row * kk + s.e,
                         s.h * sizeof(float));
@@ -362,6 +410,11 @@ ffi::Error Backward(Buffer gates, Buffer c_all, Buffer c0, Buffer w, Buffer dh_a
         }
         stream.wait();
       });
+      float* db_p = db->typed_data() + p * g;
+      std::copy(row_sums.begin(), row_sums.begin() + g, db_p);
+      for (int64_t n = 1; n < s.b; ++n) {
+        for (int64_t j = 0; j < g; ++j) db_p[j] += row_sums[n * g + j];
+      }
     }
   });
 }
@@ -374,25 +427,30 @@ JAXGEN_EXPORT XLA_FFI_Error* jaxgen_onednn_lstm_bwd(XLA_FFI_CallFrame*);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_onednn_lstm_fwd, Forward,
                               ffi::Ffi::Bind()
                                   .Arg<Buffer>()  // x
-                                  .Arg<Buffer>()  // W
+                                  .Arg<Buffer>()  // W_i
+                                  .Arg<Buffer>()  // W_h
                                   .Arg<Buffer>()  // b
                                   .Arg<Buffer>()  // c0
                                   .Arg<Buffer>()  // h0
                                   .Ret<Buffer>()  // h_all
                                   .Ret<Buffer>()  // c_all
+                                  .Ret<Buffer>()  // tanh_c
                                   .Ret<Buffer>()  // gates
                                   .Ret<Buffer>());  // xh
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jaxgen_onednn_lstm_bwd, Backward,
                               ffi::Ffi::Bind()
                                   .Arg<Buffer>()  // gates
                                   .Arg<Buffer>()  // c_all
+                                  .Arg<Buffer>()  // tanh_c
                                   .Arg<Buffer>()  // c0
-                                  .Arg<Buffer>()  // W
+                                  .Arg<Buffer>()  // W_i
+                                  .Arg<Buffer>()  // W_h
                                   .Arg<Buffer>()  // dh_all
                                   .Arg<Buffer>()  // dc_T
                                   .Arg<Buffer>()  // dh_T
                                   .Ret<Buffer>()  // dz
                                   .Ret<Buffer>()  // dx
+                                  .Ret<Buffer>()  // db
                                   .Ret<Buffer>()  // dc0
                                   .Ret<Buffer>());  // dh0
 

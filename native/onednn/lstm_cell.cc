@@ -19,7 +19,7 @@ inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 __attribute__((target_clones("avx2", "default"))) void LstmCellForward(
     int64_t rows, int64_t hidden, float* __restrict gates, const float* __restrict c_prev,
-    float* __restrict c, float* __restrict h) {
+    float* __restrict c, float* __restrict tanh_c, float* __restrict h, int64_t h_stride) {
   const int64_t g4 = 4 * hidden;
   for (int64_t r = 0; r < rows; ++r) {
     float* z = gates + r * g4;
@@ -32,17 +32,19 @@ __attribute__((target_clones("avx2", "default"))) void LstmCellForward(
     const float* o = z + 3 * hidden;
     const float* cp = c_prev + r * hidden;
     float* cr = c + r * hidden;
-    float* hr = h + r * hidden;
+    float* tr = tanh_c + r * hidden;
+    float* hr = h + r * h_stride;
     for (int64_t j = 0; j < hidden; ++j) {
       cr[j] = f[j] * cp[j] + i[j] * g[j];
-      hr[j] = o[j] * std::tanh(cr[j]);
+      tr[j] = std::tanh(cr[j]);
+      hr[j] = o[j] * tr[j];
     }
   }
 }
 
 __attribute__((target_clones("avx2", "default"))) void LstmCellBackward(
-    int64_t rows, int64_t hidden, const float* __restrict gates, const float* __restrict c,
-    const float* __restrict c_prev, const float* __restrict dh_out,
+    int64_t rows, int64_t hidden, const float* __restrict gates, const float* __restrict tanh_c,
+    const float* __restrict c_prev, const float* __restrict dh_out, int64_t dh_out_stride,
     const float* __restrict dh_next, float* __restrict dc, float* __restrict dz) {
   const int64_t g4 = 4 * hidden;
   for (int64_t r = 0; r < rows; ++r) {
@@ -50,9 +52,9 @@ __attribute__((target_clones("avx2", "default"))) void LstmCellBackward(
     const float* f = i + hidden;
     const float* g = i + 2 * hidden;
     const float* o = i + 3 * hidden;
-    const float* cr = c + r * hidden;
+    const float* tr = tanh_c + r * hidden;
     const float* cp = c_prev + r * hidden;
-    const float* dho = dh_out + r * hidden;
+    const float* dho = dh_out + r * dh_out_stride;
     const float* dhn = dh_next + r * hidden;
     float* dcr = dc + r * hidden;
     float* di = dz + r * g4;
@@ -61,12 +63,12 @@ __attribute__((target_clones("avx2", "default"))) void LstmCellBackward(
     float* d_o = di + 3 * hidden;
     for (int64_t j = 0; j < hidden; ++j) {
       const float dh = dho[j] + dhn[j];
-      const float tanh_c = std::tanh(cr[j]);
-      const float dcj = dcr[j] + dh * o[j] * (1.0f - tanh_c * tanh_c);
+      const float t = tr[j];
+      const float dcj = dcr[j] + dh * o[j] * (1.0f - t * t);
       di[j] = dcj * g[j] * i[j] * (1.0f - i[j]);
       df[j] = dcj * cp[j] * f[j] * (1.0f - f[j]);
       dg[j] = dcj * i[j] * (1.0f - g[j] * g[j]);
-      d_o[j] = dh * tanh_c * o[j] * (1.0f - o[j]);
+      d_o[j] = dh * t * o[j] * (1.0f - o[j]);
       dcr[j] = dcj * f[j];
     }
   }

@@ -9,6 +9,8 @@ without it, `use_onednn=True` runs the scan and the parametrised tests check tha
 
 from __future__ import annotations
 
+import re
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -147,10 +149,10 @@ def test_recurrent_layer_picks_the_fused_lstm_only():
 
 def char_lm_case(batch: int = 5, steps: int = 12):
     """The char LM layer's sizes (32 -> 256; an odd batch, so that the library's blocks of rows
-    differ in size), fewer steps; time-major, fused weights."""
+    differ in size), fewer steps; batch-major, fused weights."""
     _, _, params, carry, x = setup_case(batch, steps, 32, 256)
     w_i, w_h, b = fused_weights(params["cell"])
-    return w_i, w_h, b, carry, jnp.swapaxes(x, 0, 1)
+    return w_i, w_h, b, carry, x
 
 
 def sequence_loss(use_onednn: bool):
@@ -183,6 +185,23 @@ def test_the_cpu_runs_the_library_forward_and_backward():
 
 
 @requires_onednn
+def test_library_calls_need_no_copies_of_sequences():
+    """The calls take and give batch-major sequences and hand dW's matmul its operands in one row
+    order, so the only sequence-sized array XLA moves in the gradient's program is xh, transposed
+    for that matmul (time-major sequences had XLA copy x, h and dh around the calls, and xh and
+    dz before the matmul)."""
+    w_i, w_h, b, carry, x = args = char_lm_case()
+    batch, steps, inputs = x.shape
+    text = compiled_text(jax.grad(sequence_loss(True), argnums=(0, 1, 2, 3, 4)), *args)
+    moved = set()
+    for match in re.finditer(r"= f32\[([\d,]+)\]\S* (?:copy|transpose)\(", text):
+        shape = tuple(int(d) for d in match.group(1).split(","))
+        if np.prod(shape) >= batch * steps * min(inputs, w_h.shape[0]):
+            moved.add(shape)
+    assert moved == {(w_i.shape[0] + w_h.shape[0], steps, batch)}, moved
+
+
+@requires_onednn
 def test_library_under_vmap_and_its_plans_cached():
     """Several models in one program: the library loops over the vmapped models in one call,
     each equal to its scan; a second call builds no new plan."""
@@ -208,14 +227,14 @@ def test_library_propagates_nan():
     one sequence's input still reaches that sequence's outputs and every gradient, and leaves
     the other sequences' outputs finite, as the scan's."""
     w_i, w_h, b, carry, x = char_lm_case(batch=4, steps=6)
-    x = x.at[2, 1, 0].set(jnp.nan)
+    x = x.at[1, 2, 0].set(jnp.nan)  # sequence 1, step 2
     for flag in (True, False):
         (c, h), outputs = jax.jit(lambda *a, f=flag: lstm_sequence(*a, use_onednn=f))(
             w_i, w_h, b, carry, x
         )
-        assert bool(jnp.all(jnp.isnan(outputs[2:, 1]))) and bool(jnp.all(jnp.isnan(c[1])))
-        assert not bool(jnp.any(jnp.isnan(outputs[:, [0, 2, 3]])))
-        assert not bool(jnp.any(jnp.isnan(outputs[:2])))
+        assert bool(jnp.all(jnp.isnan(outputs[1, 2:]))) and bool(jnp.all(jnp.isnan(c[1])))
+        assert not bool(jnp.any(jnp.isnan(outputs[jnp.array([0, 2, 3])])))
+        assert not bool(jnp.any(jnp.isnan(outputs[:, :2])))
         grads = jax.jit(jax.grad(sequence_loss(flag)))(w_i, w_h, b, carry, x)
         assert bool(jnp.any(jnp.isnan(grads)))
 
@@ -223,9 +242,11 @@ def test_library_propagates_nan():
 @requires_onednn
 def test_library_rejects_tensors_that_disagree():
     w_i, w_h, b, (c, h), x = char_lm_case()
-    w = jnp.concatenate([w_i, w_h])
+    forward = jax.jit(onednn.lstm_forward)
     with pytest.raises(Exception, match="disagree in shape"):
-        jax.block_until_ready(jax.jit(onednn.lstm_forward)(x, w, b, (c[:-1], h[:-1])))
+        jax.block_until_ready(forward(x, w_i, w_h, b, (c[:-1], h[:-1])))
+    with pytest.raises(Exception, match="disagree in shape"):
+        jax.block_until_ready(forward(x, w_i[:-1], w_h, b, (c, h)))  # E is W_i's, not x's
 
 
 def test_other_dtypes_and_empty_sequences_keep_the_scan():
@@ -235,6 +256,6 @@ def test_other_dtypes_and_empty_sequences_keep_the_scan():
     low = [a.astype(jnp.bfloat16) for a in (w_i, w_h, b, c, h, x)]
     text = compiled_text(lambda *a: lstm_sequence(a[0], a[1], a[2], (a[3], a[4]), a[5]), *low)
     assert not any(t in text for t in TARGETS)
-    (c_T, h_T), outputs = jax.jit(lstm_sequence)(w_i, w_h, b, (c, h), x[:0])
-    assert outputs.shape == (0, *h.shape)
+    (c_T, h_T), outputs = jax.jit(lstm_sequence)(w_i, w_h, b, (c, h), x[:, :0])
+    assert outputs.shape == (h.shape[0], 0, h.shape[1])
     np.testing.assert_array_equal(c_T, c)
