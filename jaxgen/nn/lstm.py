@@ -16,8 +16,8 @@ arithmetic in one pass, forward; each step's gate gradients through one product 
 giving dx_t and the step before's dh, backward; the rows of the batch split among the cores for
 the whole sequence; db summed there too. Only dW = [x, h_prev]^T dz, one matmul over the T * B
 rows, is left to XLA. The calls take and give the sequences batch-major, as the model around them
-reads them (`lstm_sequence`'s own layout), and hand dW's operands over in the layout its matmul
-reads, so XLA copies nothing around them.
+reads them (`lstm_sequence`'s own layout), and keep xh and dz in one row order, so the only
+array XLA copies around them is xh, transposed for dW's matmul.
 On the char LM's layer that is 2.5x the scans' speed forward and 1.5x forward + backward, and
 faster than PyTorch's LSTM both ways (AVX2, benchmarks/lstm_layer.py). Computations lowered for
 other platforms, and CPUs without the library (or with JAXGEN_ONEDNN=0), run the XLA form, whose

@@ -246,8 +246,9 @@ ffi::Error ReadExtents(Dims seq, bool batch_major, Dims w_i, Dims w_h, Extents* 
 ffi::Error Mismatch() { return ffi::Error::InvalidArgument("the LSTM's tensors disagree in shape"); }
 
 // Problem p's W = [W_i; W_h] (K, G), row-major, in `joined`: the one matrix the plans' reorders
-// read. The caller hands the halves as they are (XLA built W with two concatenations a step,
-// about 0.9 ms of the char LM's, where these copies take a tenth of that).
+// read. The caller hands the halves as they are: XLA's concatenation of them took about 0.5 ms of
+// the char LM's step, where each call copies them here (1.2 MB for the char LM) before reordering
+// W anyway.
 const float* JoinWeights(Buffer w_i, Buffer w_h, const Extents& s, int64_t p,
                          std::vector<float>* joined) {
   const int64_t g = s.g();
@@ -258,8 +259,7 @@ const float* JoinWeights(Buffer w_i, Buffer w_h, const Extents& s, int64_t p,
 }
 
 ffi::Error Forward(Buffer x, Buffer w_i, Buffer w_h, Buffer b, Buffer c0, Buffer h0,
-                   Result h_all,
-                   Result c_all, Result tanh_c_all, Result gates, Result xh_all) {
+                   Result h_all, Result c_all, Result tanh_c_all, Result gates, Result xh_all) {
   Extents s;
   Dims lead;
   if (ffi::Error err = ReadExtents(x.dimensions(), true, w_i.dimensions(), w_h.dimensions(), &s,
@@ -279,7 +279,7 @@ ffi::Error Forward(Buffer x, Buffer w_i, Buffer w_h, Buffer b, Buffer c0, Buffer
     return Mismatch();
   }
   return Guarded("LSTM forward", [&] {
-    const int64_t kk = s.k(), g = s.g(), state = s.b * s.h, rows_all = s.t * s.b;
+    const int64_t kk = s.k(), g = s.g(), state = s.b * s.h;
     const Blocks blocks = Split(s.b);
     Exclusive ex;
     std::vector<float> w;  // [W_i; W_h] of the problem at hand
@@ -292,7 +292,7 @@ ffi::Error Forward(Buffer x, Buffer w_i, Buffer w_h, Buffer b, Buffer c0, Buffer
       float* c_p = c_all->typed_data() + p * s.t * state;
       float* tanh_c_p = tanh_c_all->typed_data() + p * s.t * state;
       float* gates_p = gates->typed_data() + p * s.t * s.b * g;
-      float* xh_p = xh_all->typed_data() + p * rows_all * kk;
+      float* xh_p = xh_all->typed_data() + p * s.t * s.b * kk;
       const BlockPlans bp = PlanBlocks(ex, blocks, s.e, s.h, JoinWeights(w_i, w_h, s, p, &w),
                                        &Plan::w_forward);
       RunBlocks(blocks, [&](int64_t i) {
@@ -330,9 +330,8 @@ ffi::Error Forward(Buffer x, Buffer w_i, Buffer w_h, Buffer b, Buffer c0, Buffer
 }
 
 ffi::Error Backward(Buffer gates, Buffer c_all, Buffer tanh_c_all, Buffer c0, Buffer w_i,
-                    Buffer w_h, Buffer dh_all,
-                    Buffer dc_last, Buffer dh_last, Result dz, Result dx, Result db, Result dc0,
-                    Result dh0) {
+                    Buffer w_h, Buffer dh_all, Buffer dc_last, Buffer dh_last, Result dz,
+                    Result dx, Result db, Result dc0, Result dh0) {
   Extents s;
   Dims lead;
   if (ffi::Error err = ReadExtents(gates.dimensions(), false, w_i.dimensions(), w_h.dimensions(),
@@ -391,8 +390,7 @@ ffi::Error Backward(Buffer gates, Buffer c_all, Buffer tanh_c_all, Buffer c0, Bu
         for (int64_t t = s.t - 1; t >= 0; --t) {
           const float* c_in = t == 0 ? c0_p : c_p + (t - 1) * state;
           float* dz_t = dz_p + (t * s.b + r) * g;
-          LstmCellBackward(rows, s.h, gates_p + (t * s.b + r) * g,
-                           tanh_c_p + t * state + r * s.h,
+          LstmCellBackward(rows, s.h, gates_p + (t * s.b + r) * g, tanh_c_p + t * state + r * s.h,
                            c_in + r * s.h, dh_p + (r * s.t + t) * s.h, s.t * s.h,
                            dh_next + r * s.h, dc + r * s.h, dz_t);
           for (int64_t j = 0; j < rows * g; ++j) sums[j] += dz_t[j];
